@@ -1,0 +1,276 @@
+//! The check registry: one list that feeds `readiness_checks`, the report and
+//! the README's check table, and the engine that runs it over a snapshot.
+
+pub mod indexes;
+pub mod rls;
+mod sqlgen;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use serde_json::json;
+
+use crate::config::Config;
+use crate::model::{fingerprint, Category, CheckError, Finding, Outcome, Severity, Status};
+use crate::snapshot::{Section, SectionState, Snapshot};
+
+pub type RunFn = fn(&Snapshot, &Config) -> Result<Outcome, CheckError>;
+
+pub struct Check {
+    pub id: &'static str,
+    pub category: Category,
+    pub severity: Severity,
+    pub title: &'static str,
+    /// The precise rule, why it matters, and its source, in a few sentences.
+    pub rationale: &'static str,
+    pub frameworks: &'static [&'static str],
+    /// Snapshot sections the check reads: if one failed, the check is an `error` row.
+    pub needs: &'static [Section],
+    pub run: RunFn,
+}
+
+/// Every check the extension ships, in catalog order.
+pub fn registry() -> Vec<&'static Check> {
+    let mut v: Vec<&'static Check> = Vec::new();
+    v.extend(rls::CHECKS.iter());
+    v.extend(indexes::CHECKS.iter());
+    v
+}
+
+pub fn find(id: &str) -> Option<&'static Check> {
+    registry().into_iter().find(|c| c.id == id)
+}
+
+/// Runs every enabled check and returns all rows (unfiltered, unordered).
+pub fn run_all(snapshot: &Snapshot, config: &Config) -> Vec<Finding> {
+    run_checks(&registry(), snapshot, config)
+}
+
+pub fn run_checks(checks: &[&'static Check], snapshot: &Snapshot, config: &Config) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for check in checks.iter().filter(|c| config.is_enabled(c.id)) {
+        out.extend(run_one(check, snapshot, config));
+    }
+    out
+}
+
+fn run_one(check: &'static Check, snapshot: &Snapshot, config: &Config) -> Vec<Finding> {
+    for section in check.needs {
+        match snapshot.section_state(*section) {
+            Some(SectionState::Failed { sqlstate, message }) => {
+                return vec![error_row(check, sqlstate, &format!("reading the catalog failed: {message}"))];
+            }
+            Some(SectionState::Unavailable(reason)) => return vec![whole_check_row(check, Status::Skipped, reason)],
+            None => {}
+        }
+    }
+    // A check is plain Rust over plain data; a panic is a bug in that check
+    // and must not take the other checks' results down with it.
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        #[cfg(feature = "pg_test")]
+        fault::check(check.id);
+        (check.run)(snapshot, config)
+    }));
+    match result {
+        Ok(Ok(outcome)) => outcome_rows(check, outcome),
+        Ok(Err(CheckError::Skipped(reason))) => vec![whole_check_row(check, Status::Skipped, &reason)],
+        Ok(Err(CheckError::Failed { sqlstate, message })) => vec![error_row(check, &sqlstate, &message)],
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "check failed".into());
+            vec![error_row(check, "XX000", &message)]
+        }
+    }
+}
+
+fn outcome_rows(check: &'static Check, outcome: Outcome) -> Vec<Finding> {
+    let any_fail = outcome.issues.iter().any(|i| i.status == Status::Fail);
+    let mut rows: Vec<Finding> = outcome
+        .issues
+        .into_iter()
+        .map(|issue| {
+            let object_type = issue.object.as_ref().map(|o| o.kind.clone());
+            let object_name = issue.object.as_ref().map(|o| o.identity.clone());
+            Finding {
+                check_id: check.id,
+                category: check.category,
+                severity: issue.severity.unwrap_or(check.severity),
+                status: issue.status,
+                fingerprint: fingerprint(check.id, object_type.as_deref(), object_name.as_deref()),
+                object_type,
+                object_name,
+                detail: issue.detail,
+                evidence: issue.evidence,
+                lock: issue.remediation.as_ref().and_then(|r| r.lock()),
+                remediation: issue.remediation.map(|r| r.text().to_string()),
+            }
+        })
+        .collect();
+    if !any_fail {
+        rows.push(whole_check_row(check, Status::Pass, &outcome.inspected));
+    }
+    rows
+}
+
+fn whole_check_row(check: &'static Check, status: Status, detail: &str) -> Finding {
+    Finding {
+        check_id: check.id,
+        category: check.category,
+        severity: check.severity,
+        status,
+        object_type: Some("check".into()),
+        object_name: None,
+        detail: detail.to_string(),
+        evidence: json!({}),
+        remediation: None,
+        lock: None,
+        fingerprint: fingerprint(check.id, Some("check"), None),
+    }
+}
+
+fn error_row(check: &'static Check, sqlstate: &str, message: &str) -> Finding {
+    let mut f = whole_check_row(check, Status::Error, &format!("the check could not run: {message}"));
+    f.evidence = json!({ "sqlstate": sqlstate, "message": message });
+    f
+}
+
+/// Test-only fault injection: make one check panic, to test that a failing
+/// check becomes an `error` row while the others still report.
+#[cfg(feature = "pg_test")]
+pub mod fault {
+    use std::sync::Mutex;
+    pub static FAIL_CHECK: Mutex<Option<String>> = Mutex::new(None);
+    pub fn check(id: &str) {
+        if FAIL_CHECK.lock().unwrap().as_deref() == Some(id) {
+            panic!("injected failure in check {id}");
+        }
+    }
+}
+
+/// Plural helper for `pass` details: `n_of(3, "table")` = "3 tables".
+pub(crate) fn n_of(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else if let Some(stem) = noun.strip_suffix('y') {
+        format!("{n} {stem}ies")
+    } else if noun.ends_with('x') || noun.ends_with('s') {
+        format!("{n} {noun}es")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Issue, ObjRef};
+    use crate::snapshot::build::SnapshotBuilder;
+    use std::collections::HashSet;
+
+    fn boom(_: &Snapshot, _: &Config) -> Result<Outcome, CheckError> {
+        panic!("synthetic failure")
+    }
+    fn one_fail(_: &Snapshot, _: &Config) -> Result<Outcome, CheckError> {
+        Ok(Outcome::new("1 thing", vec![Issue::fail(ObjRef::new("table", "public.t"), "bad")]))
+    }
+    fn partial_skip(_: &Snapshot, _: &Config) -> Result<Outcome, CheckError> {
+        Ok(Outcome::new("2 things", vec![Issue::skipped(Some(ObjRef::new("table", "public.u")), "no privilege")]))
+    }
+
+    static BOOM: Check = Check {
+        id: "test_boom",
+        category: Category::Rls,
+        severity: Severity::High,
+        title: "t",
+        rationale: "r",
+        frameworks: &[],
+        needs: &[],
+        run: boom,
+    };
+    static FAILS: Check = Check { id: "test_fails", run: one_fail, ..BOOM };
+    static NEEDS_POLICIES: Check = Check { id: "test_needs", run: one_fail, needs: &[Section::Policies], ..BOOM };
+    static PARTIAL: Check = Check { id: "test_partial", run: partial_skip, ..BOOM };
+
+    #[test]
+    fn a_panicking_check_becomes_an_error_row_and_others_still_report() {
+        let snap = SnapshotBuilder::new().build();
+        let rows = run_checks(&[&BOOM, &FAILS], &snap, &Config::default());
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].check_id, "test_boom");
+        assert_eq!(rows[0].status, Status::Error);
+        assert_eq!(rows[0].evidence["sqlstate"], "XX000");
+        assert_eq!(rows[0].evidence["message"], "synthetic failure");
+        assert_eq!(rows[1].status, Status::Fail);
+        assert_eq!(rows[1].object_name.as_deref(), Some("public.t"));
+    }
+
+    #[test]
+    fn failed_section_is_error_unavailable_section_is_skipped() {
+        let mut snap = SnapshotBuilder::new().build();
+        snap.sections.insert(
+            Section::Policies,
+            SectionState::Failed { sqlstate: "42501".into(), message: "permission denied".into() },
+        );
+        let rows = run_checks(&[&NEEDS_POLICIES], &snap, &Config::default());
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].status, Status::Error);
+        assert_eq!(rows[0].evidence["sqlstate"], "42501");
+        snap.sections.insert(Section::Policies, SectionState::Unavailable("not visible".into()));
+        let rows = run_checks(&[&NEEDS_POLICIES], &snap, &Config::default());
+        assert_eq!(rows[0].status, Status::Skipped);
+        assert_eq!(rows[0].detail, "not visible");
+    }
+
+    #[test]
+    fn partial_skips_still_get_a_pass_row() {
+        let snap = SnapshotBuilder::new().build();
+        let rows = run_checks(&[&PARTIAL], &snap, &Config::default());
+        let statuses: Vec<Status> = rows.iter().map(|r| r.status).collect();
+        assert_eq!(statuses, vec![Status::Skipped, Status::Pass]);
+        assert_eq!(rows[1].detail, "2 things");
+        assert_eq!(rows[1].object_type.as_deref(), Some("check"));
+        assert_eq!(rows[1].object_name, None);
+    }
+
+    #[test]
+    fn disabled_checks_do_not_run() {
+        let snap = SnapshotBuilder::new().build();
+        let config = Config { disabled_checks: vec!["test_fails".into()], ..Config::default() };
+        assert!(run_checks(&[&FAILS], &snap, &config).is_empty());
+    }
+
+    #[test]
+    fn registry_ids_are_unique_snake_case_with_rationale_and_frameworks() {
+        let mut seen = HashSet::new();
+        for c in registry() {
+            assert!(seen.insert(c.id), "duplicate id {}", c.id);
+            assert!(c.id.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_' || ch.is_ascii_digit()), "{}", c.id);
+            assert!(c.rationale.len() > 60, "{} needs a real rationale", c.id);
+            assert!(!c.frameworks.is_empty(), "{} cites no framework", c.id);
+            assert!(!c.title.is_empty());
+        }
+    }
+
+    #[test]
+    fn every_registered_check_passes_on_an_empty_catalog() {
+        let snap = SnapshotBuilder::new().build();
+        for row in run_all(&snap, &Config::default()) {
+            assert!(
+                matches!(row.status, Status::Pass | Status::Skipped),
+                "{} on an empty catalog gave {:?}: {}",
+                row.check_id,
+                row.status,
+                row.detail
+            );
+        }
+    }
+
+    #[test]
+    fn plural() {
+        assert_eq!(n_of(1, "table"), "1 table");
+        assert_eq!(n_of(2, "policy"), "2 policies");
+        assert_eq!(n_of(3, "index"), "3 indexes");
+    }
+}
