@@ -144,23 +144,73 @@ pub struct Issue {
     pub remediation: Option<Remediation>,
 }
 
-/// How to fix a finding: runnable SQL (with the strongest lock it takes), or
-/// advice when the fix cannot be expressed safely in SQL.
+/// How to fix a finding: runnable SQL statements (with the strongest lock
+/// they take, and notes rendered as SQL comments), or advice when the fix
+/// cannot be expressed safely in SQL. Advice is rendered as a SQL comment too,
+/// so every remediation can be fed to psql as it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Remediation {
-    Sql { sql: String, lock: &'static str },
+    Sql { notes: Vec<String>, statements: Vec<String>, lock: &'static str },
     Advice(String),
 }
 
+/// Table lock strength, weakest first, for combining remediations.
+fn lock_rank(lock: &str) -> u8 {
+    match lock {
+        "ACCESS EXCLUSIVE" => 4,
+        "EXCLUSIVE" => 3,
+        "SHARE" => 2,
+        "SHARE UPDATE EXCLUSIVE" => 1,
+        _ => 0,
+    }
+}
+
+fn commented(text: &str) -> String {
+    text.lines().map(|l| format!("-- {l}")).collect::<Vec<_>>().join("\n")
+}
+
 impl Remediation {
-    pub fn sql(sql: impl Into<String>, lock: &'static str) -> Remediation {
-        Remediation::Sql { sql: sql.into(), lock }
+    /// One statement (ending in `;`) and the strongest table lock it takes.
+    pub fn sql(statement: impl Into<String>, lock: &'static str) -> Remediation {
+        Remediation::Sql { notes: Vec::new(), statements: vec![statement.into()], lock }
     }
 
-    pub fn text(&self) -> &str {
+    /// Appends another remediation's statements; the lock is the stronger one.
+    pub fn then(self, next: Remediation) -> Remediation {
+        match (self, next) {
+            (Remediation::Sql { mut notes, mut statements, lock }, Remediation::Sql { notes: n2, statements: s2, lock: l2 }) => {
+                notes.extend(n2);
+                statements.extend(s2);
+                let lock = if lock_rank(l2) > lock_rank(lock) { l2 } else { lock };
+                Remediation::Sql { notes, statements, lock }
+            }
+            (a, _) => a,
+        }
+    }
+
+    /// A line of explanation, rendered as a comment above the statements.
+    pub fn note(mut self, text: impl Into<String>) -> Remediation {
+        if let Remediation::Sql { notes, .. } = &mut self {
+            notes.push(text.into());
+        }
+        self
+    }
+
+    pub fn text(&self) -> String {
         match self {
-            Remediation::Sql { sql, .. } => sql,
-            Remediation::Advice(a) => a,
+            Remediation::Sql { notes, statements, .. } => {
+                let mut lines: Vec<String> = notes.iter().map(|n| commented(n)).collect();
+                lines.extend(statements.iter().cloned());
+                lines.join("\n")
+            }
+            Remediation::Advice(a) => commented(a),
+        }
+    }
+
+    pub fn statements(&self) -> &[String] {
+        match self {
+            Remediation::Sql { statements, .. } => statements,
+            Remediation::Advice(_) => &[],
         }
     }
 
@@ -249,6 +299,9 @@ pub struct Finding {
     /// The strongest lock the remediation SQL takes (for the fix script).
     #[serde(skip)]
     pub lock: Option<&'static str>,
+    /// The remediation's runnable statements, one per entry (empty for advice).
+    #[serde(skip)]
+    pub statements: Vec<String>,
     pub fingerprint: String,
 }
 
@@ -295,5 +348,19 @@ mod tests {
         assert_ne!(fingerprint("ab", Some("c"), None), fingerprint("a", Some("bc"), None));
         // Known value pins the algorithm: changing it would break stored waivers.
         assert_eq!(fingerprint("x", None, None), "be5ffa197ecee51f");
+    }
+
+    #[test]
+    fn remediation_text_statements_and_lock() {
+        let r = Remediation::sql("CREATE INDEX CONCURRENTLY ON t (a);", "SHARE UPDATE EXCLUSIVE")
+            .then(Remediation::sql("DROP INDEX idx;", "ACCESS EXCLUSIVE"))
+            .note("two steps");
+        assert_eq!(r.text(), "-- two steps\nCREATE INDEX CONCURRENTLY ON t (a);\nDROP INDEX idx;");
+        assert_eq!(r.statements().len(), 2);
+        assert_eq!(r.lock(), Some("ACCESS EXCLUSIVE"));
+        let a = Remediation::Advice("Add a key.\nThen re-check.".into());
+        assert_eq!(a.text(), "-- Add a key.\n-- Then re-check.");
+        assert!(a.statements().is_empty());
+        assert_eq!(a.lock(), None);
     }
 }

@@ -1,12 +1,374 @@
-//! In-server tests (`cargo pgrx test`): SQL behaviour end to end.
+//! In-server tests (`cargo pgrx test`): SQL behaviour end to end, through the
+//! real catalog, real policy node trees and real errors.
 
 #[pgrx::pg_schema]
 mod tests {
     use pgrx::prelude::*;
 
+    fn strings(q: &str) -> Vec<String> {
+        Spi::connect(|c| {
+            c.select(q, None, &[])
+                .unwrap()
+                .map(|r| r.get::<String>(1).unwrap().unwrap_or_else(|| "<NULL>".into()))
+                .collect()
+        })
+    }
+
+    fn run(sql: &str) {
+        Spi::run(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// Object names of the `fail` rows of one check.
+    fn fails(check: &str) -> Vec<String> {
+        strings(&format!(
+            "SELECT object_name FROM readiness_report() WHERE check_id = '{check}' AND status = 'fail' ORDER BY object_name"
+        ))
+    }
+
+    fn statuses(check: &str) -> Vec<String> {
+        strings(&format!("SELECT status FROM readiness_report() WHERE check_id = '{check}' ORDER BY status"))
+    }
+
+    /// SQLSTATE and message of the error `sql` raises, or "none".
+    fn error_of(sql: &str) -> String {
+        run("CREATE OR REPLACE FUNCTION pg_temp.error_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+             BEGIN EXECUTE q; RETURN 'none';
+             EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$");
+        Spi::get_one_with_args::<String>("SELECT pg_temp.error_of($1)", &[sql.into()]).unwrap().unwrap()
+    }
+
+    fn tenant_table(name: &str) {
+        run(&format!("CREATE TABLE {name} (id uuid PRIMARY KEY, tenant_id uuid NOT NULL, owner_id int, status text)"));
+        run(&format!("CREATE INDEX ON {name} (tenant_id)"));
+    }
+
+    const WRAPPED: &str = "tenant_id = (SELECT current_setting('app.current_tenant', true))::uuid";
+
     #[pg_test]
     fn report_runs_on_an_empty_database() {
         let n = Spi::get_one::<i64>("SELECT count(*) FROM readiness_report() WHERE status = 'fail'").unwrap();
         assert_eq!(n, Some(0));
+        // One pass (or skipped) row per shipped check, each saying what it inspected.
+        let checks = Spi::get_one::<i64>("SELECT count(*) FROM readiness_checks").unwrap().unwrap();
+        let rows = Spi::get_one::<i64>("SELECT count(*) FROM readiness_report()").unwrap().unwrap();
+        assert_eq!(rows, checks);
+        let bad = strings("SELECT check_id FROM readiness_report() WHERE status = 'pass' AND (object_type <> 'check' OR object_name IS NOT NULL OR detail = '')");
+        assert!(bad.is_empty(), "{bad:?}");
+    }
+
+    #[pg_test]
+    fn bad_arguments_raise_22023_naming_valid_values() {
+        let e = error_of("SELECT * FROM readiness_report(ARRAY['rls','speed'])");
+        assert!(e.starts_with("22023: unknown category \"speed\"; valid values are: rls, privileges, indexes"), "{e}");
+        let e = error_of("SELECT * FROM readiness_report(NULL, 'urgent')");
+        assert_eq!(e, "22023: unknown severity \"urgent\"; valid values are: critical, high, medium, low, info");
+        let e = error_of("SELECT remediation_script('HIGH')");
+        assert!(e.starts_with("22023: unknown severity \"HIGH\""), "{e}");
+        assert_eq!(error_of("SELECT * FROM readiness_report(ARRAY['rls'], 'high')"), "none");
+    }
+
+    #[pg_test]
+    fn bad_settings_are_rejected_by_postgres() {
+        run("SELECT count(*) FROM readiness_checks"); // loads the library, defining the settings
+        let e = error_of("SET pg_readiness.excluded_schemas = '\"unterminated'");
+        assert!(e.starts_with("22023: invalid value for parameter \"pg_readiness.excluded_schemas\""), "{e}");
+        let e = error_of("SET pg_readiness.sample_rows = -1");
+        assert!(e.starts_with("22023"), "{e}");
+        let e = error_of("SET pg_readiness.disabled_checks = 'no_such_check'");
+        assert!(e.starts_with("22023"), "{e}");
+        let e = error_of("SET pg_readiness.tenant_column = ''");
+        assert!(e.starts_with("22023"), "{e}");
+        assert_eq!(error_of("SET pg_readiness.excluded_schemas = 'audit, \"Staging Area\"'"), "none");
+        assert_eq!(error_of("SET pg_readiness.large_table_bytes = '1GB'"), "none");
+    }
+
+    #[pg_test]
+    fn rls_checks_hit_and_near_miss_on_real_policies() {
+        run("CREATE ROLE readiness_t_app NOLOGIN");
+        tenant_table("t_open");
+        tenant_table("t_good");
+        run("ALTER TABLE t_good ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY");
+        run(&format!("CREATE POLICY tenant_isolation ON t_good USING ({WRAPPED})"));
+        tenant_table("t_unforced");
+        run("ALTER TABLE t_unforced ENABLE ROW LEVEL SECURITY");
+        run(&format!("CREATE POLICY p ON t_unforced USING ({WRAPPED})"));
+        tenant_table("t_nopolicy");
+        run("ALTER TABLE t_nopolicy ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY");
+        tenant_table("t_policy_off");
+        run(&format!("CREATE POLICY p ON t_policy_off USING ({WRAPPED})"));
+        tenant_table("t_policies");
+        run("ALTER TABLE t_policies ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY");
+        run(&format!("CREATE POLICY wrapped ON t_policies USING ({WRAPPED})"));
+        run("CREATE POLICY per_row ON t_policies USING (tenant_id = current_setting('app.current_tenant')::uuid)");
+        run("CREATE POLICY owner_only ON t_policies USING (owner_id = 42)");
+        run("CREATE POLICY always ON t_policies USING (1 = 1)");
+        run("CREATE POLICY restrictive_true ON t_policies AS RESTRICTIVE USING (true)");
+
+        assert_eq!(fails("rls_disabled_tenant_table"), vec!["public.t_open", "public.t_policy_off"]);
+        assert_eq!(fails("rls_not_forced"), vec!["public.t_unforced"]);
+        assert_eq!(fails("rls_enabled_no_policy"), vec!["public.t_nopolicy"]);
+        assert_eq!(fails("rls_policy_disabled_table"), vec!["public.t_policy_off"]);
+        assert_eq!(fails("rls_policy_no_tenant_predicate"), vec!["always on public.t_policies", "owner_only on public.t_policies"]);
+        assert_eq!(fails("rls_policy_always_true"), vec!["always on public.t_policies"]);
+        // The wrapped policies (deparsed as "( SELECT ... AS current_setting)") are not flagged.
+        assert_eq!(fails("rls_policy_per_row_setting"), vec!["per_row on public.t_policies"]);
+
+        // The remediation SQL runs as it is and turns the findings into passes.
+        let fixes = strings(
+            "SELECT remediation FROM readiness_report(ARRAY['rls']) WHERE status = 'fail'
+              AND check_id IN ('rls_disabled_tenant_table','rls_not_forced','rls_enabled_no_policy','rls_policy_per_row_setting','rls_policy_always_true')",
+        );
+        for f in &fixes {
+            run(f);
+        }
+        for check in ["rls_disabled_tenant_table", "rls_not_forced", "rls_enabled_no_policy", "rls_policy_per_row_setting", "rls_policy_always_true"] {
+            assert_eq!(statuses(check), vec!["pass"], "{check} after its remediation");
+        }
+        let per_row_fixed = Spi::get_one::<String>(
+            "SELECT pg_get_expr(polqual, polrelid) FROM pg_policy WHERE polname = 'per_row'",
+        )
+        .unwrap()
+        .unwrap();
+        assert!(per_row_fixed.contains("SELECT current_setting"), "{per_row_fixed}");
+    }
+
+    #[pg_test]
+    fn partitions_are_judged_through_the_parent_and_bypass_is_found() {
+        run("CREATE ROLE readiness_t_reader NOLOGIN");
+        run("CREATE TABLE pay (id uuid, tenant_id uuid NOT NULL, created_at timestamptz NOT NULL, PRIMARY KEY (id, created_at)) PARTITION BY RANGE (created_at)");
+        run("CREATE TABLE pay_2026 PARTITION OF pay FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')");
+        run("CREATE TABLE pay_2027 PARTITION OF pay FOR VALUES FROM ('2027-01-01') TO ('2028-01-01')");
+        run("CREATE INDEX ON pay (tenant_id, created_at)");
+        assert_eq!(fails("rls_disabled_tenant_table"), vec!["public.pay"]);
+        assert!(fails("missing_primary_key").is_empty());
+        assert!(fails("tenant_index_missing").is_empty());
+        run("ALTER TABLE pay ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY");
+        run(&format!("CREATE POLICY tenant_isolation ON pay USING ({WRAPPED})"));
+        assert!(fails("rls_partition_bypass").is_empty(), "no grant on the partitions yet");
+        run("GRANT SELECT ON pay_2026 TO readiness_t_reader");
+        assert_eq!(fails("rls_partition_bypass"), vec!["public.pay_2026"]);
+        let fix = strings("SELECT remediation FROM readiness_report() WHERE check_id = 'rls_partition_bypass' AND status = 'fail'");
+        run(&fix[0]);
+        assert_eq!(statuses("rls_partition_bypass"), vec!["pass"]);
+        // A partition with RLS and no policy of its own is the fix, not a finding.
+        assert!(fails("rls_enabled_no_policy").is_empty());
+    }
+
+    #[pg_test]
+    fn bypass_roles_hit_and_near_miss() {
+        run("CREATE ROLE readiness_t_admin LOGIN BYPASSRLS");
+        run("CREATE ROLE readiness_t_etl NOLOGIN BYPASSRLS");
+        run("CREATE ROLE readiness_t_plain LOGIN");
+        let hits = fails("rls_bypass_roles");
+        assert!(hits.contains(&"readiness_t_admin".to_string()), "{hits:?}");
+        assert!(!hits.iter().any(|h| h == "readiness_t_etl" || h == "readiness_t_plain" || h == "postgres"), "{hits:?}");
+    }
+
+    #[pg_test]
+    fn index_checks_hit_and_near_miss_on_real_indexes() {
+        // The unique (tenant_id, id) key is parent's tenant index (a separate
+        // (tenant_id) index would be a redundant prefix of it).
+        run("CREATE TABLE parent (id uuid PRIMARY KEY, tenant_id uuid NOT NULL, UNIQUE (tenant_id, id))");
+        run("CREATE TABLE child (id uuid PRIMARY KEY, tenant_id uuid NOT NULL, parent_id uuid, other_id uuid, status text, doc jsonb,
+               CONSTRAINT fk_child_parent FOREIGN KEY (parent_id) REFERENCES parent (id),
+               CONSTRAINT fk_child_multi FOREIGN KEY (tenant_id, other_id) REFERENCES parent (tenant_id, id))");
+        run("CREATE INDEX idx_child_tenant_parent ON child (tenant_id, parent_id)"); // parent_id not leading
+        run("CREATE INDEX idx_child_multi ON child (other_id, tenant_id)"); // covers the multi-column key, any order
+        run("CREATE INDEX idx_child_status ON child (status)");
+        run("CREATE INDEX idx_child_status_other ON child (status, other_id)");
+        run("CREATE INDEX idx_child_status_other_dup ON child (status, other_id)");
+        run("CREATE INDEX idx_child_partial_status ON child (status) WHERE status <> 'done'");
+        run("CREATE TABLE nokey (a int, b text)");
+        run("CREATE TABLE promotable (id int NOT NULL, tenant_id uuid)");
+        run("CREATE UNIQUE INDEX promotable_id_key ON promotable (id)");
+        run("CREATE INDEX ON promotable (tenant_id)");
+        run("CREATE INDEX idx_broken ON nokey (a)");
+        run("UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'idx_broken'::regclass");
+
+        assert_eq!(fails("fk_missing_index"), vec!["fk_child_parent on public.child"]);
+        assert!(fails("tenant_index_missing").is_empty());
+        assert_eq!(
+            fails("tenant_index_not_leading"),
+            vec!["public.idx_child_partial_status", "public.idx_child_status", "public.idx_child_status_other", "public.idx_child_status_other_dup"]
+        );
+        assert_eq!(fails("duplicate_index"), vec!["public.idx_child_status_other_dup"]);
+        assert_eq!(fails("redundant_index"), vec!["public.idx_child_status"]);
+        assert_eq!(fails("invalid_index"), vec!["public.idx_broken"]);
+        assert_eq!(fails("missing_primary_key"), vec!["public.nokey", "public.promotable"]);
+        // Statistics of a fresh test server are younger than a week.
+        assert_eq!(statuses("unused_index"), vec!["skipped"]);
+        assert_eq!(statuses("jsonb_without_gin"), vec!["pass"]);
+        run("SET LOCAL pg_readiness.large_table_bytes = 0");
+        run("UPDATE pg_class SET relpages = 10 WHERE oid = 'child'::regclass");
+        assert_eq!(fails("jsonb_without_gin"), vec!["public.child.doc"]);
+
+        let fix = strings("SELECT remediation FROM readiness_report() WHERE check_id = 'missing_primary_key' AND object_name = 'public.promotable'");
+        assert_eq!(fix, vec!["ALTER TABLE public.promotable ADD PRIMARY KEY USING INDEX promotable_id_key;"]);
+        run(&fix[0]);
+        assert_eq!(fails("missing_primary_key"), vec!["public.nokey"]);
+        let fix = strings("SELECT remediation FROM readiness_report() WHERE check_id = 'tenant_index_not_leading' AND object_name = 'public.idx_child_partial_status'");
+        assert_eq!(
+            fix,
+            vec!["CREATE INDEX CONCURRENTLY ON public.child (tenant_id, status) WHERE (status <> 'done'::text);\nDROP INDEX CONCURRENTLY public.idx_child_partial_status;"]
+        );
+    }
+
+    #[pg_test]
+    fn hostile_names_are_quoted_in_identity_and_remediation() {
+        run(r#"CREATE SCHEMA "Sales Team""#);
+        run(r#"CREATE TABLE "Sales Team"."Order ""Items""; DROP TABLE x;--" (id int PRIMARY KEY, tenant_id uuid NOT NULL, "Ünïcødé col" int)"#);
+        run(r#"CREATE INDEX ON "Sales Team"."Order ""Items""; DROP TABLE x;--" (tenant_id)"#);
+        run(r#"CREATE TABLE "注文" (id int PRIMARY KEY, tenant_id uuid NOT NULL)"#);
+        run(r#"CREATE INDEX ON "注文" (tenant_id)"#);
+        let hits = fails("rls_disabled_tenant_table");
+        assert_eq!(hits, vec![r#""Sales Team"."Order ""Items""; DROP TABLE x;--""#, r#"public."注文""#]);
+        // Identities agree with pg_identify_object.
+        let ident = Spi::get_one::<String>(
+            r#"SELECT identity FROM pg_identify_object('pg_class'::regclass, '"Sales Team"."Order ""Items""; DROP TABLE x;--"'::regclass, 0)"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(ident, hits[0]);
+        for fix in strings("SELECT remediation FROM readiness_report() WHERE check_id = 'rls_disabled_tenant_table' AND status = 'fail'") {
+            for stmt in fix.split(";\n") {
+                run(stmt);
+            }
+        }
+        assert_eq!(statuses("rls_disabled_tenant_table"), vec!["pass"]);
+        assert_eq!(Spi::get_one::<i64>("SELECT count(*) FROM pg_policy WHERE polname = 'tenant_isolation'").unwrap(), Some(2));
+    }
+
+    #[pg_test]
+    fn excluded_schemas_are_not_inspected() {
+        run("CREATE SCHEMA scratch");
+        run("CREATE TABLE scratch.t (a int)");
+        assert_eq!(fails("missing_primary_key"), vec!["scratch.t"]);
+        run("SET LOCAL pg_readiness.excluded_schemas = 'scratch'");
+        assert!(fails("missing_primary_key").is_empty());
+    }
+
+    #[pg_test]
+    fn tenant_column_setting_changes_what_a_tenant_table_is() {
+        run("CREATE TABLE acct (id int PRIMARY KEY, account_id int NOT NULL)");
+        run("CREATE INDEX ON acct (account_id)");
+        assert!(fails("rls_disabled_tenant_table").is_empty());
+        run("SET LOCAL pg_readiness.tenant_column = 'account_id'");
+        assert_eq!(fails("rls_disabled_tenant_table"), vec!["public.acct"]);
+        let fix = strings("SELECT remediation FROM readiness_report() WHERE check_id = 'rls_disabled_tenant_table'");
+        assert!(fix[0].contains("account_id = (SELECT current_setting('app.current_tenant', true))::integer"), "{}", fix[0]);
+    }
+
+    #[pg_test]
+    fn a_failing_check_is_an_error_row_and_the_others_still_report() {
+        run("CREATE TABLE nokey (a int)");
+        *crate::checks::fault::FAIL_CHECK.lock().unwrap() = Some("rls_not_forced".into());
+        let rows = strings("SELECT check_id || ':' || status || ':' || (evidence->>'sqlstate') FROM readiness_report() WHERE status = 'error'");
+        *crate::checks::fault::FAIL_CHECK.lock().unwrap() = None;
+        assert_eq!(rows, vec!["rls_not_forced:error:XX000"]);
+        assert_eq!(fails("missing_primary_key"), vec!["public.nokey"]);
+    }
+
+    #[pg_test]
+    fn a_failing_catalog_read_is_error_rows_for_its_checks_only() {
+        run("CREATE TABLE nokey (a int)");
+        *crate::snapshot::read::fault::FAIL_SECTION.lock().unwrap() = Some("Policies".into());
+        let errors = strings("SELECT check_id FROM readiness_report() WHERE status = 'error' ORDER BY check_id");
+        let evidence = strings("SELECT evidence->>'message' FROM readiness_report() WHERE check_id = 'rls_enabled_no_policy'");
+        let pk = fails("missing_primary_key");
+        *crate::snapshot::read::fault::FAIL_SECTION.lock().unwrap() = None;
+        assert_eq!(
+            errors,
+            vec![
+                "rls_disabled_tenant_table",
+                "rls_enabled_no_policy",
+                "rls_policy_always_true",
+                "rls_policy_disabled_table",
+                "rls_policy_no_tenant_predicate",
+                "rls_policy_per_row_setting"
+            ]
+        );
+        assert!(evidence[0].contains("injected failure reading section Policies"), "{evidence:?}");
+        // The transaction is still usable and the other checks ran.
+        assert_eq!(pk, vec!["public.nokey"]);
+    }
+
+    #[pg_test]
+    fn a_pg_monitor_member_gets_a_full_report() {
+        run("CREATE ROLE readiness_t_monitor NOLOGIN IN ROLE pg_monitor");
+        run("CREATE TABLE secret (id int PRIMARY KEY, tenant_id uuid NOT NULL)");
+        run("CREATE INDEX ON secret (tenant_id)");
+        run("REVOKE ALL ON secret FROM PUBLIC");
+        run("SET LOCAL ROLE readiness_t_monitor");
+        let hits = fails("rls_disabled_tenant_table");
+        let errors = strings("SELECT check_id FROM readiness_report() WHERE status = 'error'");
+        let score = Spi::get_one::<i32>("SELECT applicable FROM readiness_score()").unwrap();
+        run("RESET ROLE");
+        assert_eq!(hits, vec!["public.secret"]);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(score.unwrap() > 0);
+    }
+
+    #[pg_test]
+    fn score_and_summary_agree_with_the_report() {
+        run("CREATE TABLE nokey (a int)");
+        tenant_table("t_open");
+        let failing_checks = Spi::get_one::<i64>("SELECT count(DISTINCT check_id) FROM readiness_report() WHERE status = 'fail'").unwrap().unwrap();
+        let applicable = Spi::get_one::<i64>(
+            "SELECT count(*) FROM (SELECT check_id FROM readiness_report() GROUP BY check_id HAVING bool_or(status <> 'skipped')) s",
+        )
+        .unwrap()
+        .unwrap();
+        let (passed, appl, crit) = Spi::get_three::<i32, i32, i32>("SELECT passed, applicable, critical FROM readiness_score()").unwrap();
+        let high = Spi::get_one::<i32>("SELECT high FROM readiness_score()").unwrap();
+        assert_eq!(i64::from(appl.unwrap()), applicable);
+        assert_eq!(i64::from(passed.unwrap()), applicable - failing_checks);
+        assert_eq!(crit, Some(1)); // rls_disabled_tenant_table
+        assert_eq!(high, Some(1)); // missing_primary_key
+        let score = Spi::get_one::<String>("SELECT score::text FROM readiness_score()").unwrap().unwrap();
+        assert!(score.parse::<f64>().unwrap() < 10.0 && score.contains('.'), "{score}");
+        let summed = Spi::get_one::<i64>("SELECT sum(failing_objects) FROM readiness_summary()").unwrap().unwrap();
+        let fail_rows = Spi::get_one::<i64>("SELECT count(*) FROM readiness_report() WHERE status = 'fail'").unwrap().unwrap();
+        assert_eq!(summed, fail_rows);
+        let rls = strings("SELECT passed || '/' || applicable || ' ' || worst_severity FROM readiness_summary() WHERE category = 'rls'");
+        assert_eq!(rls, vec!["8/9 critical"]);
+    }
+
+    #[pg_test]
+    fn report_filters_and_orders() {
+        run("CREATE TABLE nokey (a int)");
+        tenant_table("t_open");
+        let sev = strings("SELECT DISTINCT severity FROM readiness_report(NULL, 'high')");
+        assert!(sev.iter().all(|s| s == "critical" || s == "high"), "{sev:?}");
+        let cats = strings("SELECT DISTINCT category FROM readiness_report(ARRAY['indexes'])");
+        assert_eq!(cats, vec!["indexes"]);
+        let first = strings("SELECT check_id FROM readiness_report() LIMIT 1");
+        assert_eq!(first, vec!["rls_disabled_tenant_table"]);
+        let fp = strings("SELECT fingerprint FROM readiness_report() WHERE check_id = 'missing_primary_key' AND status = 'fail'");
+        assert_eq!(fp.len(), 1);
+        assert_eq!(fp[0].len(), 16);
+        assert_eq!(fp, strings("SELECT fingerprint FROM readiness_report() WHERE check_id = 'missing_primary_key' AND status = 'fail'"));
+    }
+
+    #[pg_test]
+    fn disabled_checks_do_not_run_and_show_in_the_catalog() {
+        run("CREATE TABLE nokey (a int)");
+        run("SET LOCAL pg_readiness.disabled_checks = 'missing_primary_key'");
+        assert!(statuses("missing_primary_key").is_empty());
+        let enabled = Spi::get_one::<bool>("SELECT enabled FROM readiness_checks WHERE check_id = 'missing_primary_key'").unwrap();
+        assert_eq!(enabled, Some(false));
+    }
+
+    #[pg_test]
+    fn remediation_script_is_deduplicated_and_names_locks() {
+        tenant_table("t_open");
+        run("CREATE TABLE refs (id int PRIMARY KEY, tenant_id uuid NOT NULL)");
+        run("ALTER TABLE refs ADD CONSTRAINT fk_refs_t FOREIGN KEY (tenant_id) REFERENCES t_open (id)");
+        let script = Spi::get_one::<String>("SELECT remediation_script('low')").unwrap().unwrap();
+        assert!(script.contains("SET lock_timeout = '5s';"));
+        assert_eq!(script.matches("CREATE INDEX CONCURRENTLY ON public.refs (tenant_id);").count(), 1, "{script}");
+        assert!(script.contains("-- [high] fk_missing_index: fk_refs_t on public.refs\n-- takes SHARE UPDATE EXCLUSIVE\n"), "{script}");
+        assert!(script.contains("-- [medium] tenant_index_missing: public.refs (fixed by a statement above)"), "{script}");
+        let first = strings("SELECT statement FROM remediation_statements('low') ORDER BY ordinal LIMIT 1");
+        assert_eq!(first, vec!["SET lock_timeout = '5s';"]);
     }
 }

@@ -203,8 +203,7 @@ fn tenant_index_not_leading(s: &Snapshot, c: &Config) -> Result<Outcome, CheckEr
                     let columns = format!("{}, {cols}", tenant.quoted);
                     let create = sqlgen::create_index(rel, None, &columns, include.as_deref(), idx.pred_sql.as_deref());
                     let drop = sqlgen::drop_index(idx, rel.kind == RelKind::PartitionedTable);
-                    let lock = if rel.kind == RelKind::PartitionedTable { LOCK_ACCESS_EXCLUSIVE } else { LOCK_SHARE_UPDATE_EXCLUSIVE };
-                    Remediation::sql(format!("{}\n{}", create.text(), drop.text()), lock)
+                    create.then(drop)
                 }
                 _ => Remediation::Advice(format!(
                     "Rebuild {} with {} as its first column (keep its expressions, operator classes and sort order), then drop the old index.",
@@ -317,10 +316,8 @@ fn invalid_index(s: &Snapshot, _c: &Config) -> Result<Outcome, CheckError> {
         let fix = if rel.kind == RelKind::PartitionedTable {
             Remediation::sql(format!("REINDEX INDEX {};", idx.identity), LOCK_SHARE)
         } else {
-            Remediation::sql(
-                format!("-- or DROP INDEX CONCURRENTLY {} if it is not needed\nREINDEX INDEX CONCURRENTLY {};", idx.identity, idx.identity),
-                LOCK_SHARE_UPDATE_EXCLUSIVE,
-            )
+            Remediation::sql(format!("REINDEX INDEX CONCURRENTLY {};", idx.identity), LOCK_SHARE_UPDATE_EXCLUSIVE)
+                .note(format!("or DROP INDEX CONCURRENTLY {} if it is not needed", idx.identity))
         };
         issues.push(
             Issue::fail(index_obj(idx), format!("index on {} is invalid (a failed or running CREATE INDEX CONCURRENTLY)", rel.identity))
@@ -341,8 +338,9 @@ fn unused_index(s: &Snapshot, _c: &Config) -> Result<Outcome, CheckError> {
     let age = s.now - since;
     let age_days = (age / 86_400.0 * 10.0).round() / 10.0;
     if age < UNUSED_MIN_STATS_AGE_SECS {
+        let span = if age < 86_400.0 { "less than a day".to_string() } else { format!("{age_days} days") };
         return Err(CheckError::Skipped(format!(
-            "index usage statistics cover {age_days} days (since the last statistics reset or server start); at least 7 days are needed to call an index unused"
+            "index usage statistics cover {span} (since the last statistics reset or server start); at least 7 days are needed to call an index unused"
         )));
     }
     let mut n = 0;
@@ -420,12 +418,14 @@ fn table_sizes(s: &Snapshot) -> HashMap<Oid, i64> {
 fn jsonb_without_gin(s: &Snapshot, c: &Config) -> Result<Outcome, CheckError> {
     let sizes = table_sizes(s);
     let mut n = 0;
+    let mut large = 0;
     let mut issues = Vec::new();
     for rel in s.top_tables() {
         let bytes = sizes.get(&rel.oid).copied().unwrap_or(0);
         if bytes <= c.large_table_bytes {
             continue;
         }
+        large += 1;
         for col in rel.columns.iter().filter(|c| c.type_name == "jsonb") {
             n += 1;
             let covered = s.indexes_of(rel.oid).any(|i| i.am == "gin" && i.valid && i.key_columns().contains(&col.attnum));
@@ -442,7 +442,15 @@ fn jsonb_without_gin(s: &Snapshot, c: &Config) -> Result<Outcome, CheckError> {
             );
         }
     }
-    Ok(Outcome::new(format!("{} of large tables, all with a GIN index", n_of(n, "jsonb column")), issues))
+    Ok(Outcome::new(
+        format!(
+            "{} larger than pg_readiness.large_table_bytes ({} MB), with {}, all GIN-indexed",
+            n_of(large, "table"),
+            c.large_table_bytes / (1024 * 1024),
+            n_of(n, "jsonb column")
+        ),
+        issues,
+    ))
 }
 
 #[cfg(test)]
@@ -680,7 +688,7 @@ mod tests {
             rows[0].remediation.as_deref(),
             Some("ALTER TABLE public.notification_history ADD PRIMARY KEY USING INDEX notification_history_id_key;")
         );
-        assert!(rows[1].remediation.as_deref().unwrap().starts_with("Add a primary key"));
+        assert!(rows[1].remediation.as_deref().unwrap().starts_with("-- Add a primary key"));
     }
 
     #[test]

@@ -104,7 +104,8 @@ fn outcome_rows(check: &'static Check, outcome: Outcome) -> Vec<Finding> {
                 detail: issue.detail,
                 evidence: issue.evidence,
                 lock: issue.remediation.as_ref().and_then(|r| r.lock()),
-                remediation: issue.remediation.map(|r| r.text().to_string()),
+                statements: issue.remediation.as_ref().map(|r| r.statements().to_vec()).unwrap_or_default(),
+                remediation: issue.remediation.map(|r| r.text()),
             }
         })
         .collect();
@@ -126,6 +127,7 @@ fn whole_check_row(check: &'static Check, status: Status, detail: &str) -> Findi
         evidence: json!({}),
         remediation: None,
         lock: None,
+        statements: Vec::new(),
         fingerprint: fingerprint(check.id, Some("check"), None),
     }
 }

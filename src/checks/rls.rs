@@ -127,13 +127,10 @@ fn rls_disabled_tenant_table(s: &Snapshot, c: &Config) -> Result<Outcome, CheckE
         }
         let tenant = rel.column(&c.tenant_column).expect("tenant table has the column");
         let has_policies = s.policies_of(rel.oid).next().is_some();
-        let mut sql = format!(
-            "ALTER TABLE {t} ENABLE ROW LEVEL SECURITY;\nALTER TABLE {t} FORCE ROW LEVEL SECURITY;",
-            t = rel.identity
-        );
+        let mut fix = Remediation::sql(format!("ALTER TABLE {} ENABLE ROW LEVEL SECURITY;", rel.identity), LOCK_ACCESS_EXCLUSIVE)
+            .then(Remediation::sql(format!("ALTER TABLE {} FORCE ROW LEVEL SECURITY;", rel.identity), LOCK_ACCESS_EXCLUSIVE));
         if !has_policies {
-            sql.push('\n');
-            sql.push_str(&sqlgen::tenant_policy(rel, tenant, c));
+            fix = fix.then(Remediation::sql(sqlgen::tenant_policy(rel, tenant, c), LOCK_ACCESS_EXCLUSIVE));
         }
         issues.push(
             Issue::fail(
@@ -141,7 +138,7 @@ fn rls_disabled_tenant_table(s: &Snapshot, c: &Config) -> Result<Outcome, CheckE
                 format!("tenant table (has {}) does not have row-level security enabled", tenant.quoted),
             )
             .evidence(json!({"tenant_column": c.tenant_column, "rls_enabled": false, "has_policies": has_policies}))
-            .fix(Remediation::sql(sql, LOCK_ACCESS_EXCLUSIVE)),
+            .fix(fix),
         );
     }
     Ok(Outcome::new(
@@ -207,10 +204,10 @@ fn rls_policy_disabled_table(s: &Snapshot, _c: &Config) -> Result<Outcome, Check
         issues.push(
             Issue::fail(table_obj(rel), format!("{} defined but RLS is disabled, so none is applied", n_of(count, "policy")))
                 .evidence(json!({"policies": names}))
-                .fix(Remediation::sql(
-                    format!("-- the policies start applying to every non-owner query\nALTER TABLE {} ENABLE ROW LEVEL SECURITY;", rel.identity),
-                    LOCK_ACCESS_EXCLUSIVE,
-                )),
+                .fix(
+                    Remediation::sql(format!("ALTER TABLE {} ENABLE ROW LEVEL SECURITY;", rel.identity), LOCK_ACCESS_EXCLUSIVE)
+                        .note("the policies start applying to every non-owner query"),
+                ),
         );
     }
     Ok(Outcome::new(format!("{} with policies, all with RLS enabled", n_of(n, "table")), issues))
@@ -434,13 +431,12 @@ fn rls_partition_bypass(s: &Snapshot, _c: &Config) -> Result<Outcome, CheckError
                 format!("partition of RLS-protected {} has RLS disabled and grants to other roles", parent.identity),
             )
             .evidence(json!({"parent": parent.identity, "grants": holders}))
-            .fix(Remediation::sql(
-                format!(
-                    "-- with no policy of its own, direct queries on the partition return no rows; queries through {} are unaffected\nALTER TABLE {} ENABLE ROW LEVEL SECURITY;",
-                    parent.identity, rel.identity
-                ),
-                LOCK_ACCESS_EXCLUSIVE,
-            )),
+            .fix(
+                Remediation::sql(format!("ALTER TABLE {} ENABLE ROW LEVEL SECURITY;", rel.identity), LOCK_ACCESS_EXCLUSIVE).note(format!(
+                    "with no policy of its own, direct queries on the partition return no rows; queries through {} are unaffected",
+                    parent.identity
+                )),
+            ),
         );
     }
     Ok(Outcome::new(
@@ -563,7 +559,7 @@ mod tests {
         let rows = run("rls_enabled_no_policy", &b);
         assert_eq!(fails(&rows), vec!["public.bare", "public.settings"]);
         assert!(rows[0].remediation.as_deref().unwrap().starts_with("CREATE POLICY tenant_isolation ON public.bare"));
-        assert!(rows[1].remediation.as_deref().unwrap().starts_with("Create the policies"));
+        assert!(rows[1].remediation.as_deref().unwrap().starts_with("-- Create the policies"));
         assert_eq!(rows[1].lock, None);
     }
 

@@ -35,13 +35,8 @@ pub fn create_index(
     let include = include_sql.map(|i| format!(" INCLUDE ({i})")).unwrap_or_default();
     let pred = predicate.map(|p| format!(" WHERE {p}")).unwrap_or_default();
     if rel.kind == RelKind::PartitionedTable {
-        Remediation::sql(
-            format!(
-                "-- CONCURRENTLY is not supported on a partitioned table: this locks every partition against writes while it builds\nCREATE INDEX ON {}{method} ({columns_sql}){include}{pred};",
-                rel.identity
-            ),
-            LOCK_SHARE,
-        )
+        Remediation::sql(format!("CREATE INDEX ON {}{method} ({columns_sql}){include}{pred};", rel.identity), LOCK_SHARE)
+            .note("CONCURRENTLY is not supported on a partitioned table: this locks every partition against writes while it builds")
     } else {
         Remediation::sql(
             format!("CREATE INDEX CONCURRENTLY ON {}{method} ({columns_sql}){include}{pred};", rel.identity),

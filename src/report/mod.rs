@@ -1,6 +1,7 @@
 //! Findings -> what the SQL functions return. Renderers decide nothing: they
 //! filter, order and count the rows the checks produced.
 
+pub mod script;
 pub mod sql;
 
 use std::collections::BTreeMap;
@@ -221,6 +222,7 @@ mod tests {
             evidence: json!({}),
             remediation: None,
             lock: None,
+            statements: Vec::new(),
             fingerprint: fingerprint(check, None, obj),
         }
     }

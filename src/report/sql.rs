@@ -4,7 +4,7 @@
 use pgrx::prelude::*;
 use pgrx::{AnyNumeric, JsonB};
 
-use super::{apply_filter, parse_filter, score, summary, BadArgument};
+use super::{apply_filter, parse_filter, parse_severity, score, script, summary, BadArgument};
 use crate::checks;
 use crate::model::Finding;
 
@@ -142,5 +142,40 @@ fn readiness_summary() -> TableIterator<
             c.failing_objects,
             c.worst_severity.map(|s| s.as_str().to_string()),
         )
+    }))
+}
+
+/// One SQL script fixing every failing finding at or above `min_severity`
+/// that has a SQL fix. Run it with psql, outside a transaction block.
+#[pg_extern(stable)]
+fn remediation_script(min_severity: default!(String, "'medium'")) -> String {
+    let min = parse_severity(&min_severity).unwrap_or_else(|e| bad_argument(e));
+    let mut rows = collect();
+    super::sort(&mut rows);
+    let database = Spi::get_one::<String>("SELECT quote_ident(current_database())").ok().flatten().unwrap_or_default();
+    script::render(&rows, min, &database)
+}
+
+/// The statements of `remediation_script()`, one per row in order, for
+/// psql's `\gexec` (each row runs on its own, as CONCURRENTLY requires).
+#[pg_extern(stable)]
+fn remediation_statements(
+    min_severity: default!(String, "'medium'"),
+) -> TableIterator<
+    'static,
+    (
+        name!(ordinal, i32),
+        name!(check_id, Option<String>),
+        name!(object_name, Option<String>),
+        name!(lock, Option<String>),
+        name!(statement, String),
+    ),
+> {
+    let min = parse_severity(&min_severity).unwrap_or_else(|e| bad_argument(e));
+    let mut rows = collect();
+    super::sort(&mut rows);
+    let steps = script::steps(&rows, min);
+    TableIterator::new(steps.into_iter().enumerate().map(|(i, s)| {
+        (i as i32 + 1, s.check_id.map(String::from), s.object_name, s.lock.map(String::from), s.statement)
     }))
 }
