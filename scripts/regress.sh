@@ -83,6 +83,8 @@ work="$(mktemp -d -t pg_readiness_regress.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/in" "$work/out"
 cp -R "$SRC/." "$work/in/"
+# Golden tests load the shared fixtures through \getenv READINESS_FIXTURES.
+cp -R "$REPO_ROOT/tests/fixtures" "$work/in/fixtures"
 rm -rf "$work/in/results" "$work/in/regression.diffs" "$work/in/regression.out"
 mkdir -p "$work/in/expected"
 for t in "${tests[@]}"; do
@@ -111,7 +113,7 @@ else
 fi
 
 set +e
-as_pg_user_in "$work" "$PG_REGRESS" \
+as_pg_user_in "$work" env READINESS_FIXTURES="$work/in/fixtures" "$PG_REGRESS" \
     --use-existing \
     --bindir="$PGBIN" \
     --host="$CLUSTER_SOCKET" \

@@ -276,3 +276,46 @@ mod tests {
         assert_eq!(n_of(3, "index"), "3 indexes");
     }
 }
+
+/// The README's check table, generated from the registry so the two cannot
+/// drift apart (`readme_check_table_is_current` enforces it).
+pub fn markdown_table() -> String {
+    let mut s = String::from("| check_id | category | severity | fails when | frameworks |\n|---|---|---|---|---|\n");
+    for c in registry() {
+        let rule = c.rationale.split(". ").next().unwrap_or(c.rationale).trim_end_matches('.');
+        s.push_str(&format!(
+            "| `{}` | {} | {} | {}. | {} |\n",
+            c.id,
+            c.category.as_str(),
+            c.severity.as_str(),
+            rule.replace('|', "\\|"),
+            c.frameworks.join(", ")
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod readme_tests {
+    const BEGIN: &str = "<!-- checks:begin (generated from the registry: READINESS_BLESS=1 cargo test --lib readme) -->\n";
+    const END: &str = "<!-- checks:end -->";
+
+    #[test]
+    fn readme_check_table_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let readme = std::fs::read_to_string(path).expect("README.md");
+        let start = readme.find(BEGIN).expect("README has the checks:begin marker") + BEGIN.len();
+        let end = readme.find(END).expect("README has the checks:end marker");
+        let table = super::markdown_table();
+        if std::env::var_os("READINESS_BLESS").is_some() {
+            let updated = format!("{}{}{}", &readme[..start], table, &readme[end..]);
+            std::fs::write(path, updated).expect("write README.md");
+            return;
+        }
+        assert_eq!(
+            &readme[start..end],
+            table,
+            "the README's check table is out of date: run READINESS_BLESS=1 cargo test --lib readme"
+        );
+    }
+}
