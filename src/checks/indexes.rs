@@ -456,26 +456,9 @@ fn jsonb_without_gin(s: &Snapshot, c: &Config) -> Result<Outcome, CheckError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::run_checks;
-    use crate::model::{Finding, Status};
+    use crate::checks::testkit::*;
+    use crate::model::Status;
     use crate::snapshot::build::*;
-
-    fn run_with(id: &str, b: &SnapshotBuilder, c: &Config) -> Vec<Finding> {
-        let check = CHECKS.iter().find(|k| k.id == id).expect("check");
-        run_checks(&[check], &b.build(), c)
-    }
-
-    fn run(id: &str, b: &SnapshotBuilder) -> Vec<Finding> {
-        run_with(id, b, &Config::default())
-    }
-
-    fn fails(rows: &[Finding]) -> Vec<String> {
-        rows.iter().filter(|r| r.status == Status::Fail).map(|r| r.object_name.clone().unwrap()).collect()
-    }
-
-    fn passes(rows: &[Finding]) -> bool {
-        rows.len() == 1 && rows[0].status == Status::Pass
-    }
 
     fn orders(b: &mut SnapshotBuilder) -> (Oid, Oid) {
         let users = b.table("users", &[("id", "uuid"), ("tenant_id", "uuid")]);

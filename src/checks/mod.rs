@@ -295,6 +295,33 @@ pub fn markdown_table() -> String {
     s
 }
 
+/// Helpers for the category test modules: run one registered check over a
+/// hand-built snapshot and read the outcome.
+#[cfg(test)]
+pub(crate) mod testkit {
+    use super::*;
+    use crate::snapshot::build::SnapshotBuilder;
+
+    pub fn run_with(id: &str, b: &SnapshotBuilder, c: &Config) -> Vec<Finding> {
+        let check = find(id).unwrap_or_else(|| panic!("no check {id}"));
+        run_checks(&[check], &b.build(), c)
+    }
+
+    pub fn run(id: &str, b: &SnapshotBuilder) -> Vec<Finding> {
+        run_with(id, b, &Config::default())
+    }
+
+    /// Object names of the `fail` rows.
+    pub fn fails(rows: &[Finding]) -> Vec<String> {
+        rows.iter().filter(|r| r.status == Status::Fail).map(|r| r.object_name.clone().unwrap_or_default()).collect()
+    }
+
+    /// Exactly one row, and it is `pass`.
+    pub fn passes(rows: &[Finding]) -> bool {
+        rows.len() == 1 && rows[0].status == Status::Pass
+    }
+}
+
 #[cfg(test)]
 mod readme_tests {
     const BEGIN: &str = "<!-- checks:begin (generated from the registry: READINESS_BLESS=1 cargo test --lib readme) -->\n";

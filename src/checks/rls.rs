@@ -474,22 +474,9 @@ fn rls_bypass_roles(s: &Snapshot, _c: &Config) -> Result<Outcome, CheckError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::run_checks;
-    use crate::model::{Finding, Status};
+    use crate::checks::testkit::*;
+    use crate::model::Status;
     use crate::snapshot::build::*;
-
-    fn run(id: &str, b: &SnapshotBuilder) -> Vec<Finding> {
-        let check = CHECKS.iter().find(|c| c.id == id).expect("check");
-        run_checks(&[check], &b.build(), &Config::default())
-    }
-
-    fn fails(rows: &[Finding]) -> Vec<String> {
-        rows.iter().filter(|r| r.status == Status::Fail).map(|r| r.object_name.clone().unwrap()).collect()
-    }
-
-    fn passes(rows: &[Finding]) -> bool {
-        rows.len() == 1 && rows[0].status == Status::Pass
-    }
 
     fn tenant_table(b: &mut SnapshotBuilder, name: &str) -> u32 {
         b.table(name, &[("id", "uuid"), ("tenant_id", "uuid"), ("owner_id", "integer")])
