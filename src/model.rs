@@ -116,6 +116,21 @@ impl Category {
     pub fn parse(s: &str) -> Option<Category> {
         Category::ALL.into_iter().find(|v| v.as_str() == s)
     }
+
+    /// Section heading of the audit document.
+    pub fn title(self) -> &'static str {
+        match self {
+            Category::Rls => "Row-level security and tenant isolation",
+            Category::Privileges => "Privileges",
+            Category::Indexes => "Indexes",
+            Category::Constraints => "Data integrity constraints",
+            Category::Pii => "Cardholder and personal data",
+            Category::Audit => "Audit trail",
+            Category::Maintenance => "Bloat, vacuum and growth",
+            Category::Configuration => "Server configuration",
+            Category::Migrations => "Schema change safety",
+        }
+    }
 }
 
 /// A catalog object as `pg_identify_object()` names it (`type`, `identity`).
@@ -267,12 +282,27 @@ impl Issue {
 pub struct Outcome {
     pub inspected: String,
     pub issues: Vec<Issue>,
+    /// Numeric gauges the check measured on the way (for `readiness_metrics`).
+    pub measures: Vec<Measure>,
 }
 
 impl Outcome {
     pub fn new(inspected: impl Into<String>, issues: Vec<Issue>) -> Outcome {
-        Outcome { inspected: inspected.into(), issues }
+        Outcome { inspected: inspected.into(), issues, measures: Vec::new() }
     }
+
+    pub fn measure(mut self, metric: &'static str, labels: Value, value: f64) -> Outcome {
+        self.measures.push(Measure { metric, labels, value });
+        self
+    }
+}
+
+/// One gauge of `readiness_metrics`: a metric name, labels and a value.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Measure {
+    pub metric: &'static str,
+    pub labels: Value,
+    pub value: f64,
 }
 
 /// Why a check produced no outcome.

@@ -10,7 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use serde_json::json;
 
 use crate::config::Config;
-use crate::model::{fingerprint, Category, CheckError, Finding, Outcome, Severity, Status};
+use crate::model::{fingerprint, Category, CheckError, Finding, Measure, Outcome, Severity, Status};
 use crate::snapshot::{Section, SectionState, Snapshot};
 
 pub type RunFn = fn(&Snapshot, &Config) -> Result<Outcome, CheckError>;
@@ -40,26 +40,42 @@ pub fn find(id: &str) -> Option<&'static Check> {
     registry().into_iter().find(|c| c.id == id)
 }
 
-/// Runs every enabled check and returns all rows (unfiltered, unordered).
-pub fn run_all(snapshot: &Snapshot, config: &Config) -> Vec<Finding> {
-    run_checks(&registry(), snapshot, config)
+/// What one run of the checks produced.
+#[derive(Clone, Debug, Default)]
+pub struct Evaluation {
+    /// Every row, unfiltered and unordered.
+    pub findings: Vec<Finding>,
+    pub measures: Vec<Measure>,
 }
 
-pub fn run_checks(checks: &[&'static Check], snapshot: &Snapshot, config: &Config) -> Vec<Finding> {
-    let mut out = Vec::new();
+/// Runs every enabled check.
+pub fn run_all(snapshot: &Snapshot, config: &Config) -> Evaluation {
+    evaluate(&registry(), snapshot, config)
+}
+
+pub fn evaluate(checks: &[&'static Check], snapshot: &Snapshot, config: &Config) -> Evaluation {
+    let mut out = Evaluation::default();
     for check in checks.iter().filter(|c| config.is_enabled(c.id)) {
-        out.extend(run_one(check, snapshot, config));
+        let (rows, measures) = run_one(check, snapshot, config);
+        out.findings.extend(rows);
+        out.measures.extend(measures);
     }
     out
 }
 
-fn run_one(check: &'static Check, snapshot: &Snapshot, config: &Config) -> Vec<Finding> {
+pub fn run_checks(checks: &[&'static Check], snapshot: &Snapshot, config: &Config) -> Vec<Finding> {
+    evaluate(checks, snapshot, config).findings
+}
+
+fn run_one(check: &'static Check, snapshot: &Snapshot, config: &Config) -> (Vec<Finding>, Vec<Measure>) {
     for section in check.needs {
         match snapshot.section_state(*section) {
             Some(SectionState::Failed { sqlstate, message }) => {
-                return vec![error_row(check, sqlstate, &format!("reading the catalog failed: {message}"))];
+                return (vec![error_row(check, sqlstate, &format!("reading the catalog failed: {message}"))], Vec::new());
             }
-            Some(SectionState::Unavailable(reason)) => return vec![whole_check_row(check, Status::Skipped, reason)],
+            Some(SectionState::Unavailable(reason)) => {
+                return (vec![whole_check_row(check, Status::Skipped, reason)], Vec::new());
+            }
             None => {}
         }
     }
@@ -70,8 +86,11 @@ fn run_one(check: &'static Check, snapshot: &Snapshot, config: &Config) -> Vec<F
         fault::check(check.id);
         (check.run)(snapshot, config)
     }));
-    match result {
-        Ok(Ok(outcome)) => outcome_rows(check, outcome),
+    let rows = match result {
+        Ok(Ok(mut outcome)) => {
+            let measures = std::mem::take(&mut outcome.measures);
+            return (outcome_rows(check, outcome), measures);
+        }
         Ok(Err(CheckError::Skipped(reason))) => vec![whole_check_row(check, Status::Skipped, &reason)],
         Ok(Err(CheckError::Failed { sqlstate, message })) => vec![error_row(check, &sqlstate, &message)],
         Err(panic) => {
@@ -82,7 +101,8 @@ fn run_one(check: &'static Check, snapshot: &Snapshot, config: &Config) -> Vec<F
                 .unwrap_or_else(|| "check failed".into());
             vec![error_row(check, "XX000", &message)]
         }
-    }
+    };
+    (rows, Vec::new())
 }
 
 fn outcome_rows(check: &'static Check, outcome: Outcome) -> Vec<Finding> {
@@ -258,7 +278,7 @@ mod tests {
     #[test]
     fn every_registered_check_passes_on_an_empty_catalog() {
         let snap = SnapshotBuilder::new().build();
-        for row in run_all(&snap, &Config::default()) {
+        for row in run_all(&snap, &Config::default()).findings {
             assert!(
                 matches!(row.status, Status::Pass | Status::Skipped),
                 "{} on an empty catalog gave {:?}: {}",

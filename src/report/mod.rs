@@ -1,8 +1,12 @@
 //! Findings -> what the SQL functions return. Renderers decide nothing: they
 //! filter, order and count the rows the checks produced.
 
+pub mod json;
+pub mod markdown;
+pub mod metrics;
 pub mod script;
 pub mod sql;
+pub mod waivers;
 
 use std::collections::BTreeMap;
 

@@ -16,7 +16,7 @@ fn bad_argument(e: BadArgument) -> ! {
 pub fn collect() -> Vec<Finding> {
     let config = crate::guc::current_config();
     let snapshot = crate::snapshot::read::read_snapshot(&config);
-    checks::run_all(&snapshot, &config)
+    checks::run_all(&snapshot, &config).findings
 }
 
 fn numeric(x: f64) -> AnyNumeric {
