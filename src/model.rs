@@ -297,6 +297,24 @@ impl Outcome {
     }
 }
 
+/// A row of `readiness_waivers` that has not expired.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Waiver {
+    pub check_id: String,
+    /// `None` waives the whole check.
+    pub object_name: Option<String>,
+    pub reason: String,
+    pub created_by: String,
+    /// `expires_at` as text, for the evidence.
+    pub expires_at: Option<String>,
+}
+
+impl Waiver {
+    pub fn covers(&self, f: &Finding) -> bool {
+        self.check_id == f.check_id && (self.object_name.is_none() || self.object_name == f.object_name)
+    }
+}
+
 /// One gauge of `readiness_metrics`: a metric name, labels and a value.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Measure {

@@ -371,4 +371,106 @@ mod tests {
         let first = strings("SELECT statement FROM remediation_statements('low') ORDER BY ordinal LIMIT 1");
         assert_eq!(first, vec!["SET lock_timeout = '5s';"]);
     }
+
+    #[pg_test]
+    fn waivers_turn_fail_into_waived_until_they_expire() {
+        run("CREATE TABLE legacy (a int)");
+        run("CREATE TABLE other (a int)");
+        run("SELECT readiness_waive('missing_primary_key', 'public.legacy', 'append-only import table, dropped in Q3')");
+        let rows = strings("SELECT object_name || ':' || status FROM readiness_report() WHERE check_id = 'missing_primary_key' ORDER BY 1");
+        assert_eq!(rows, vec!["public.legacy:waived", "public.other:fail"]);
+        let why = strings("SELECT evidence->'waiver'->>'reason' FROM readiness_report() WHERE status = 'waived'");
+        assert_eq!(why, vec!["append-only import table, dropped in Q3"]);
+        // Waiving again updates the reason instead of adding a row.
+        run("SELECT readiness_waive('missing_primary_key', 'public.legacy', 'still needed', now() + interval '30 days')");
+        assert_eq!(Spi::get_one::<i64>("SELECT count(*) FROM readiness_waivers").unwrap(), Some(1));
+        // A whole-check waiver covers every object; once waived, the check passes in the score.
+        run("SELECT readiness_waive('missing_primary_key', NULL, 'we accept tables without keys here')");
+        assert_eq!(statuses("missing_primary_key"), vec!["waived", "waived"]);
+        let high = Spi::get_one::<i32>("SELECT high FROM readiness_score()").unwrap();
+        assert_eq!(high, Some(0));
+        // Expired waivers no longer apply.
+        run("UPDATE readiness_waivers SET expires_at = now() - interval '1 day'");
+        assert_eq!(fails("missing_primary_key"), vec!["public.legacy", "public.other"]);
+    }
+
+    #[pg_test]
+    fn bad_waivers_are_errors_and_change_nothing() {
+        let e = error_of("SELECT readiness_waive('missing_primary_key', 'public.t', '   ')");
+        assert_eq!(e, "22023: a waiver needs a reason: say why the risk is accepted");
+        let e = error_of("SELECT readiness_waive('no_such_check', NULL, 'because')");
+        assert!(e.starts_with("22023: unknown check_id \"no_such_check\""), "{e}");
+        let e = error_of("SELECT readiness_waive('missing_primary_key', NULL, 'because', now() - interval '1 hour')");
+        assert!(e.starts_with("22023: expires_at is in the past"), "{e}");
+        let e = error_of("SELECT readiness_waive(NULL, NULL, 'because')");
+        assert!(e.starts_with("22023: unknown check_id"), "{e}");
+        assert_eq!(Spi::get_one::<i64>("SELECT count(*) FROM readiness_waivers").unwrap(), Some(0));
+        let dumped = Spi::get_one::<i64>(
+            "SELECT count(*) FROM pg_extension WHERE extname = 'pg_readiness' AND array_length(extconfig, 1) = 2",
+        )
+        .unwrap();
+        assert_eq!(dumped, Some(1), "waivers and history are marked for pg_dump");
+    }
+
+    #[pg_test]
+    fn assert_ready_raises_p0001_listing_failing_checks() {
+        run("CREATE TABLE nokey (a int)");
+        tenant_table("t_open");
+        let e = error_of("SELECT assert_ready('high')");
+        assert_eq!(e, "P0001: pg_readiness: 2 checks fail at severity high or above");
+        run("CREATE OR REPLACE FUNCTION pg_temp.detail_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+             DECLARE d text; BEGIN EXECUTE q; RETURN 'none';
+             EXCEPTION WHEN OTHERS THEN GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL; RETURN d; END $$");
+        let detail = Spi::get_one::<String>("SELECT pg_temp.detail_of('SELECT assert_ready(''high'')')").unwrap().unwrap();
+        assert_eq!(detail, "rls_disabled_tenant_table (critical): public.t_open\nmissing_primary_key (high): public.nokey");
+        assert_eq!(error_of("SELECT assert_ready('critical')"), "P0001: pg_readiness: 1 check fail at severity critical or above");
+        run("SELECT readiness_waive('rls_disabled_tenant_table', NULL, 'tenant isolation lands next sprint')");
+        assert_eq!(error_of("SELECT assert_ready('critical')"), "none");
+        assert!(error_of("SELECT assert_ready('severe')").starts_with("22023"));
+    }
+
+    #[pg_test]
+    fn json_report_agrees_with_the_rows() {
+        run("CREATE TABLE nokey (a int)");
+        tenant_table("t_open");
+        let doc = Spi::get_one::<pgrx::JsonB>("SELECT readiness_report_json()").unwrap().unwrap().0;
+        let rows = Spi::get_one::<i64>("SELECT count(*) FROM readiness_report()").unwrap().unwrap();
+        assert_eq!(doc["findings"].as_array().unwrap().len() as i64, rows);
+        assert_eq!(doc["findings"][0]["check_id"], "rls_disabled_tenant_table");
+        assert_eq!(doc["findings"][0]["object_name"], "public.t_open");
+        let high = Spi::get_one::<i32>("SELECT high FROM readiness_score()").unwrap().unwrap();
+        assert_eq!(doc["score"]["high"], high);
+        assert_eq!(doc["extension_version"], env!("CARGO_PKG_VERSION"));
+        assert!(doc["generated_at"].as_str().unwrap().ends_with('Z'));
+        let filtered = Spi::get_one::<pgrx::JsonB>("SELECT readiness_report_json(ARRAY['indexes'], 'high')").unwrap().unwrap().0;
+        let ids: Vec<&str> = filtered["findings"].as_array().unwrap().iter().map(|f| f["check_id"].as_str().unwrap()).collect();
+        assert!(ids.contains(&"missing_primary_key") && !ids.contains(&"rls_disabled_tenant_table"), "{ids:?}");
+        assert!(error_of("SELECT readiness_report_json(ARRAY['x'])").starts_with("22023"));
+    }
+
+    #[pg_test]
+    fn markdown_metrics_and_snapshot_agree_with_the_report() {
+        run("CREATE TABLE nokey (a int)");
+        let md = Spi::get_one::<String>("SELECT readiness_report_markdown()").unwrap().unwrap();
+        let (passed, applicable) = Spi::get_two::<i32, i32>("SELECT passed, applicable FROM readiness_score()").unwrap();
+        assert!(md.starts_with("# Database Readiness Audit — "), "{md}");
+        assert!(md.contains(&format!("applicable checks)** |")));
+        assert!(md.contains(&format!("({}/{} applicable checks)", passed.unwrap(), applicable.unwrap())), "{md}");
+        assert!(md.contains("| Missing primary key") || md.contains("| Table without a primary key (`missing_primary_key`) | ❌ FAIL | `public.nokey`"), "{md}");
+        assert!(md.contains("### High\n\n1. **missing_primary_key** `public.nokey`"), "{md}");
+
+        let score = Spi::get_one::<f64>("SELECT value FROM readiness_metrics WHERE metric = 'readiness_score'").unwrap().unwrap();
+        let expected = Spi::get_one::<f64>("SELECT score::float8 FROM readiness_score()").unwrap().unwrap();
+        assert_eq!(score, expected);
+        let high = Spi::get_one::<f64>("SELECT value FROM readiness_metrics WHERE metric = 'readiness_failing_checks' AND labels->>'severity' = 'high'").unwrap();
+        assert_eq!(high, Some(1.0));
+
+        let n = Spi::get_one::<i32>("SELECT readiness_snapshot()").unwrap().unwrap();
+        let checks = Spi::get_one::<i64>("SELECT count(*) FROM readiness_checks").unwrap().unwrap();
+        assert_eq!(i64::from(n), checks);
+        let hist = strings("SELECT status || ':' || failing_objects FROM readiness_history WHERE check_id = 'missing_primary_key'");
+        assert_eq!(hist, vec!["fail:1"]);
+        let skipped = strings("SELECT status FROM readiness_history WHERE check_id = 'unused_index'");
+        assert_eq!(skipped, vec!["skipped"]);
+    }
 }

@@ -2,25 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::model::{Finding, Status};
-
-/// A row of `readiness_waivers` that has not expired.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Waiver {
-    pub check_id: String,
-    /// `None` waives the whole check.
-    pub object_name: Option<String>,
-    pub reason: String,
-    pub created_by: String,
-    /// `expires_at` as text, for the evidence.
-    pub expires_at: Option<String>,
-}
-
-impl Waiver {
-    fn covers(&self, f: &Finding) -> bool {
-        self.check_id == f.check_id && (self.object_name.is_none() || self.object_name == f.object_name)
-    }
-}
+use crate::model::{Finding, Status, Waiver};
 
 /// Marks every failing finding a waiver covers as `waived`, and records the
 /// waiver in its evidence. An object-specific waiver wins over a whole-check one.

@@ -212,6 +212,7 @@ pub enum Section {
     Grants,
     Functions,
     IndexStats,
+    Waivers,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -242,6 +243,10 @@ pub struct Snapshot {
     pub stable_functions: HashMap<Oid, String>,
     /// Operators named `=`, `<=`, `>=` (reflexive comparisons of constants).
     pub reflexive_operators: HashSet<Oid>,
+    /// Unexpired rows of `readiness_waivers`.
+    pub waivers: Vec<crate::model::Waiver>,
+    /// The extension's schema, quoted, for reading its own tables.
+    pub extension_schema: Option<String>,
     pub sections: BTreeMap<Section, SectionState>,
     rel_pos: HashMap<Oid, usize>,
     role_pos: HashMap<Oid, usize>,

@@ -366,15 +366,39 @@ impl Reader<'_, '_> {
         Ok(())
     }
 
+    fn waivers(&self, snap: &mut Snapshot) -> ReadResult<()> {
+        let Some(schema) = snap.extension_schema.clone() else { return Ok(()) };
+        let q = format!(
+            "SELECT check_id, object_name, reason, created_by::text, expires_at::text
+               FROM {schema}.readiness_waivers
+              WHERE expires_at IS NULL OR expires_at > now()"
+        );
+        let mut out = Vec::new();
+        for row in self.client.select(q.as_str(), None, &[])? {
+            out.push(crate::model::Waiver {
+                check_id: req(&row, 1)?,
+                object_name: get(&row, 2)?,
+                reason: req(&row, 3)?,
+                created_by: req(&row, 4)?,
+                expires_at: get(&row, 5)?,
+            });
+        }
+        snap.waivers = out;
+        Ok(())
+    }
+
     fn server(&self, snap: &mut Snapshot) -> ReadResult<()> {
         let q = "SELECT current_database()::text, current_setting('server_version_num')::int4, pg_is_in_recovery(),
-                        extract(epoch FROM now())::float8, extract(epoch FROM pg_postmaster_start_time())::float8";
+                        extract(epoch FROM now())::float8, extract(epoch FROM pg_postmaster_start_time())::float8,
+                        (SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+                          WHERE e.extname = 'pg_readiness')";
         if let Some(row) = self.client.select(q, None, &[])?.into_iter().next() {
             snap.database = req(&row, 1)?;
             snap.server_version_num = req(&row, 2)?;
             snap.in_recovery = req(&row, 3)?;
             snap.now = req(&row, 4)?;
             snap.postmaster_start = req(&row, 5)?;
+            snap.extension_schema = get(&row, 6)?;
         }
         Ok(())
     }
@@ -405,6 +429,7 @@ fn section(snap: &mut Snapshot, which: Section, f: impl FnOnce(&mut Snapshot) ->
             snap.stable_functions.clear();
             snap.reflexive_operators.clear();
         }
+        Section::Waivers => snap.waivers.clear(),
     }
     snap.sections.insert(which, failure);
 }
@@ -430,6 +455,9 @@ pub fn read_snapshot(config: &Config) -> Snapshot {
         section(&mut snap, Section::Roles, |s| r.roles(s));
         section(&mut snap, Section::Grants, |s| r.grants(s, &rels));
         section(&mut snap, Section::Functions, |s| r.functions(s));
+        // A waiver table that cannot be read leaves findings failing: the
+        // conservative answer.
+        section(&mut snap, Section::Waivers, |s| r.waivers(s));
         snap.index();
         snap
     })
