@@ -11,6 +11,7 @@ pub mod checks;
 pub mod config;
 pub mod guc;
 pub mod model;
+pub mod pii;
 pub mod report;
 pub mod snapshot;
 

@@ -473,4 +473,20 @@ mod tests {
         let skipped = strings("SELECT status FROM readiness_history WHERE check_id = 'unused_index'");
         assert_eq!(skipped, vec!["skipped"]);
     }
+
+    #[pg_test]
+    fn pii_helpers_are_immutable_strict_parallel_safe_and_null_safe() {
+        assert_eq!(Spi::get_one::<String>("SELECT mask_email('john.doe@example.com')").unwrap().as_deref(), Some("jo***@***.com"));
+        assert_eq!(Spi::get_one::<String>("SELECT mask_card('4111 1111 1111 1111')").unwrap().as_deref(), Some("4111 11** **** 1111"));
+        assert_eq!(Spi::get_one::<bool>("SELECT luhn_valid('4111-1111-1111-1111')").unwrap(), Some(true));
+        for f in ["mask_email", "mask_phone", "mask_card", "luhn_valid"] {
+            let is_null = Spi::get_one::<bool>(&format!("SELECT {f}(NULL) IS NULL")).unwrap();
+            assert_eq!(is_null, Some(true), "{f}(NULL)");
+            let flags = Spi::get_one::<String>(&format!(
+                "SELECT provolatile::text || proisstrict::text || proparallel::text FROM pg_proc WHERE proname = '{f}'"
+            ))
+            .unwrap();
+            assert_eq!(flags.as_deref(), Some("itrues"), "{f} must be IMMUTABLE STRICT PARALLEL SAFE");
+        }
+    }
 }
