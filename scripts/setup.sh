@@ -32,10 +32,13 @@ run_quietly() {
 #   by postgresql-15, so dpkg-query never reports it as installed.)
 # postgresql-15-hypopg: hypothetical indexes, used by the demo and tests.
 # sudo: `cargo pgrx test --runas` shells out to sudo, even as root.
+# prometheus-postgres-exporter, curl, python3: the exporter and Grafana
+#   dashboard tests run the real exporter and parse the dashboard JSON.
 packages=(
     clang libclang-dev
     postgresql-15 postgresql-contrib postgresql-server-dev-15 postgresql-15-hypopg
     sudo pkg-config build-essential libssl-dev
+    prometheus-postgres-exporter curl python3
 )
 missing=()
 for pkg in "${packages[@]}"; do

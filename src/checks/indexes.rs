@@ -435,7 +435,7 @@ fn jsonb_without_gin(s: &Snapshot, c: &Config) -> Result<Outcome, CheckError> {
             issues.push(
                 Issue::fail(
                     ObjRef::new("table column", rel.column_identity(col)),
-                    format!("jsonb column of a {} MB table has no GIN index", bytes / (1024 * 1024)),
+                    format!("jsonb column of a {} table has no GIN index", super::pretty_bytes(bytes)),
                 )
                 .evidence(json!({"table_bytes_estimate": bytes, "large_table_bytes": c.large_table_bytes}))
                 .fix(sqlgen::create_index(rel, Some("gin"), &col.quoted, None, None)),
@@ -444,9 +444,9 @@ fn jsonb_without_gin(s: &Snapshot, c: &Config) -> Result<Outcome, CheckError> {
     }
     Ok(Outcome::new(
         format!(
-            "{} larger than pg_readiness.large_table_bytes ({} MB), with {}, all GIN-indexed",
+            "{} larger than pg_readiness.large_table_bytes ({}), with {}, all GIN-indexed",
             n_of(large, "table"),
-            c.large_table_bytes / (1024 * 1024),
+            super::pretty_bytes(c.large_table_bytes),
             n_of(n, "jsonb column")
         ),
         issues,

@@ -171,6 +171,18 @@ pub mod fault {
     }
 }
 
+/// Bytes as PostgreSQL's pg_size_pretty writes them (10 GB, 512 kB).
+pub(crate) fn pretty_bytes(bytes: i64) -> String {
+    let units = ["bytes", "kB", "MB", "GB", "TB", "PB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v.abs() >= 10.0 * 1024.0 && i < units.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    format!("{} {}", v.round() as i64, units[i])
+}
+
 /// Plural helper for `pass` details: `n_of(3, "table")` = "3 tables".
 pub(crate) fn n_of(n: usize, noun: &str) -> String {
     if n == 1 {
@@ -287,6 +299,14 @@ mod tests {
                 row.detail
             );
         }
+    }
+
+    #[test]
+    fn pretty_bytes_matches_pg_size_pretty() {
+        assert_eq!(pretty_bytes(10 * 1024 * 1024 * 1024), "10 GB");
+        assert_eq!(pretty_bytes(100 * 1024 * 1024 * 1024), "100 GB");
+        assert_eq!(pretty_bytes(8192), "8192 bytes");
+        assert_eq!(pretty_bytes(20 * 1024 * 1024), "20 MB");
     }
 
     #[test]
