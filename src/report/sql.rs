@@ -119,6 +119,7 @@ fn readiness_checks_catalog() -> TableIterator<
 }
 
 extension_sql_file!("../../sql/bootstrap.sql", name = "bootstrap_tables", bootstrap);
+extension_sql_file!("../../sql/pii.sql", name = "pii_tables", requires = ["bootstrap_tables"]);
 
 extension_sql!(
     r#"
