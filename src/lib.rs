@@ -25,6 +25,8 @@ pub extern "C-unwind" fn _PG_init() {
 // Only in `cargo pgrx test` builds: plain `cargo test` has no server.
 #[cfg(feature = "pg_test")]
 mod pg_tests;
+#[cfg(feature = "pg_test")]
+mod pg_tests_pii;
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]
