@@ -15,6 +15,8 @@ pub struct Config {
     pub disabled_checks: Vec<String>,
     /// Setting name the RLS policy templates read the current tenant from.
     pub tenant_setting: String,
+    /// `pg_readiness.bloat_method`: estimate, approx or exact.
+    pub bloat_method: String,
 }
 
 impl Default for Config {
@@ -27,6 +29,7 @@ impl Default for Config {
             large_table_bytes: 10 * 1024 * 1024 * 1024,
             disabled_checks: Vec::new(),
             tenant_setting: "app.current_tenant".into(),
+            bloat_method: "estimate".into(),
         }
     }
 }

@@ -16,6 +16,7 @@ static SAMPLE_ROWS: GucSetting<i32> = GucSetting::<i32>::new(1000);
 static SAMPLE_BUDGET_MS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 /// In kB (PostgreSQL's memory unit), so '10GB' fits an int setting.
 static LARGE_TABLE_KB: GucSetting<i32> = GucSetting::<i32>::new(10 * 1024 * 1024);
+static BLOAT_METHOD: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"estimate"));
 
 fn set_detail(msg: &str) {
     let c = CString::new(msg.replace('\0', "")).unwrap_or_default();
@@ -72,6 +73,16 @@ unsafe extern "C-unwind" fn check_column_name(newval: *mut *mut c_char, _extra: 
     true
 }
 
+#[pg_guard]
+unsafe extern "C-unwind" fn check_bloat_method(newval: *mut *mut c_char, _extra: *mut *mut c_void, _source: pg_sys::GucSource::Type) -> bool {
+    let Some(v) = value(newval) else { return true };
+    if matches!(v, "estimate" | "approx" | "exact") {
+        return true;
+    }
+    set_detail("Expected estimate (catalog and pg_stats only), approx (pgstattuple_approx) or exact (pgstattuple).");
+    false
+}
+
 /// GUC_LIST_INPUT lets `SET x = a, b` work unquoted (pgrx has no constant for it).
 fn list_input() -> GucFlags {
     GucFlags::from_bits_retain(pg_sys::GUC_LIST_INPUT as i32)
@@ -123,6 +134,17 @@ pub fn init() {
             None,
             None,
         );
+        GucRegistry::define_string_guc_with_hooks(
+            c"pg_readiness.bloat_method",
+            c"How table and index bloat is measured: estimate, approx or exact.",
+            c"estimate reads only the catalog and pg_stats; approx and exact use the pgstattuple extension (pgstattuple_approx / pgstattuple and pgstatindex) within pg_readiness.sample_budget_ms.",
+            &BLOAT_METHOD,
+            GucContext::Userset,
+            GucFlags::default(),
+            Some(check_bloat_method),
+            None,
+            None,
+        );
     }
     GucRegistry::define_int_guc(
         c"pg_readiness.sample_rows",
@@ -171,5 +193,6 @@ pub fn current_config() -> Config {
         sample_rows: SAMPLE_ROWS.get(),
         sample_budget_ms: SAMPLE_BUDGET_MS.get(),
         large_table_bytes: i64::from(LARGE_TABLE_KB.get()) * 1024,
+        bloat_method: string(&BLOAT_METHOD),
     }
 }

@@ -26,6 +26,8 @@ pub extern "C-unwind" fn _PG_init() {
 #[cfg(feature = "pg_test")]
 mod pg_tests;
 #[cfg(feature = "pg_test")]
+mod pg_tests_ops;
+#[cfg(feature = "pg_test")]
 mod pg_tests_pii;
 
 /// Required by `cargo pgrx test`.

@@ -1,7 +1,11 @@
 //! The check registry: one list that feeds `readiness_checks`, the report and
 //! the README's check table, and the engine that runs it over a snapshot.
 
+pub(crate) mod bloat;
+pub mod configuration;
 pub mod indexes;
+pub mod maintenance;
+pub mod privileges;
 pub mod rls;
 mod sqlgen;
 
@@ -32,7 +36,10 @@ pub struct Check {
 pub fn registry() -> Vec<&'static Check> {
     let mut v: Vec<&'static Check> = Vec::new();
     v.extend(rls::CHECKS.iter());
+    v.extend(privileges::CHECKS.iter());
     v.extend(indexes::CHECKS.iter());
+    v.extend(maintenance::CHECKS.iter());
+    v.extend(configuration::CHECKS.iter());
     v
 }
 

@@ -296,3 +296,75 @@ impl SnapshotBuilder {
         s
     }
 }
+
+/// Helpers for the operations snapshot (snapshot/server.rs).
+impl SnapshotBuilder {
+    /// A healthy PostgreSQL 15 primary as a `pg_monitor` member sees it:
+    /// the settings the configuration checks read, and this database.
+    pub fn default_settings(&mut self) -> &mut Self {
+        for (k, v) in [
+            ("shared_preload_libraries", "pg_stat_statements"),
+            ("log_min_duration_statement", "1000"),
+            ("max_connections", "100"),
+            ("superuser_reserved_connections", "3"),
+            ("idle_in_transaction_session_timeout", "300000"),
+            ("statement_timeout", "0"),
+            ("lock_timeout", "0"),
+            ("archive_mode", "off"),
+            ("ssl", "on"),
+            ("password_encryption", "scram-sha-256"),
+            ("fsync", "on"),
+            ("full_page_writes", "on"),
+            ("synchronous_commit", "on"),
+            ("data_checksums", "on"),
+            ("autovacuum", "on"),
+            ("track_counts", "on"),
+        ] {
+            self.setting(k, v);
+        }
+        let ops = &mut self.snap.ops;
+        ops.database_oid = 5;
+        ops.databases = vec![server::Database { oid: 5, name: "app".into(), quoted: "app".into(), xid_age: 1_000, allow_connections: true, owner: BOOTSTRAP_SUPERUSER }];
+        self
+    }
+
+    /// Sets a server setting (source: configuration file).
+    pub fn setting(&mut self, name: &str, value: &str) -> &mut Self {
+        let context = match name {
+            "max_connections" | "superuser_reserved_connections" | "shared_preload_libraries" | "archive_mode" => "postmaster",
+            "data_checksums" => "internal",
+            "ssl" | "fsync" | "full_page_writes" | "autovacuum" => "sighup",
+            "log_min_duration_statement" | "track_counts" => "superuser",
+            _ => "user",
+        };
+        self.snap.ops.settings.insert(
+            name.into(),
+            server::Setting {
+                name: name.into(),
+                value: value.into(),
+                unit: None,
+                source: "configuration file".into(),
+                context: context.into(),
+                boot_val: None,
+            },
+        );
+        self
+    }
+
+    pub fn extension(&mut self, name: &str, installed: &str, default_version: &str) -> &mut Self {
+        self.snap.ops.extensions.push(server::Extension {
+            name: name.into(),
+            quoted: quote(name),
+            schema: "public".into(),
+            installed: installed.into(),
+            default_version: Some(default_version.into()),
+        });
+        self
+    }
+
+    /// pg_stat_all_tables and relation options of a table.
+    pub fn table_stats(&mut self, table: Oid, stats: server::TableStats) -> &mut Self {
+        self.snap.ops.table_stats.insert(table, stats);
+        self
+    }
+}

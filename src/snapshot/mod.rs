@@ -7,6 +7,7 @@
 
 pub mod nodetree;
 pub mod read;
+pub mod server;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -213,6 +214,22 @@ pub enum Section {
     Functions,
     IndexStats,
     Waivers,
+    // Operations (maintenance, configuration, privileges): snapshot/server.rs.
+    Settings,
+    Activity,
+    Archiver,
+    Replication,
+    RoleSettings,
+    Databases,
+    Passwords,
+    Extensions,
+    Statements,
+    SecurityDefiners,
+    Schemas,
+    Views,
+    TableStats,
+    BloatInputs,
+    Measured,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -250,6 +267,8 @@ pub struct Snapshot {
     pub sections: BTreeMap<Section, SectionState>,
     rel_pos: HashMap<Oid, usize>,
     role_pos: HashMap<Oid, usize>,
+    /// Server state, settings and statistics (snapshot/server.rs).
+    pub ops: server::Ops,
 }
 
 impl Snapshot {

@@ -430,6 +430,21 @@ fn section(snap: &mut Snapshot, which: Section, f: impl FnOnce(&mut Snapshot) ->
             snap.reflexive_operators.clear();
         }
         Section::Waivers => snap.waivers.clear(),
+        Section::Settings
+        | Section::Activity
+        | Section::Archiver
+        | Section::Replication
+        | Section::RoleSettings
+        | Section::Databases
+        | Section::Passwords
+        | Section::Extensions
+        | Section::Statements
+        | Section::SecurityDefiners
+        | Section::Schemas
+        | Section::Views
+        | Section::TableStats
+        | Section::BloatInputs
+        | Section::Measured => server::clear(snap, which),
     }
     snap.sections.insert(which, failure);
 }
@@ -459,6 +474,23 @@ pub fn read_snapshot(config: &Config) -> Snapshot {
         // conservative answer.
         section(&mut snap, Section::Waivers, |s| r.waivers(s));
         snap.index();
+        // Operations: server state, settings, statistics, privileges.
+        let excluded = config.all_excluded_schemas();
+        section(&mut snap, Section::Settings, |s| server::read_settings(client, s));
+        section(&mut snap, Section::Activity, |s| server::read_activity(client, s));
+        section(&mut snap, Section::Archiver, |s| server::read_archiver(client, s));
+        section(&mut snap, Section::Replication, |s| server::read_replication(client, s));
+        section(&mut snap, Section::RoleSettings, |s| server::read_role_settings(client, s));
+        section(&mut snap, Section::Databases, |s| server::read_databases(client, s));
+        section(&mut snap, Section::Passwords, |s| server::read_passwords(client, s));
+        section(&mut snap, Section::Extensions, |s| server::read_extensions(client, s));
+        section(&mut snap, Section::Statements, |s| server::read_statements(client, s));
+        section(&mut snap, Section::SecurityDefiners, |s| server::read_security_definers(client, s, &excluded));
+        section(&mut snap, Section::Schemas, |s| server::read_schemas(client, s, &excluded));
+        section(&mut snap, Section::Views, |s| server::read_views(client, s));
+        section(&mut snap, Section::TableStats, |s| server::read_table_stats(client, s));
+        section(&mut snap, Section::BloatInputs, |s| server::read_bloat_inputs(client, s, &excluded));
+        section(&mut snap, Section::Measured, |s| server::read_measured(client, s, config));
         snap
     })
 }
