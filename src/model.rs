@@ -172,8 +172,9 @@ pub enum Remediation {
 /// Table lock strength, weakest first, for combining remediations.
 fn lock_rank(lock: &str) -> u8 {
     match lock {
-        "ACCESS EXCLUSIVE" => 4,
-        "EXCLUSIVE" => 3,
+        "ACCESS EXCLUSIVE" => 5,
+        "EXCLUSIVE" => 4,
+        "SHARE ROW EXCLUSIVE" => 3,
         "SHARE" => 2,
         "SHARE UPDATE EXCLUSIVE" => 1,
         _ => 0,

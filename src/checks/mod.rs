@@ -1,12 +1,16 @@
 //! The check registry: one list that feeds `readiness_checks`, the report and
 //! the README's check table, and the engine that runs it over a snapshot.
 
+pub mod audit;
 pub(crate) mod bloat;
 pub mod configuration;
+pub mod constraints;
 pub mod indexes;
 pub mod maintenance;
+pub mod pii;
 pub mod privileges;
 pub mod rls;
+pub mod sensitive;
 mod sqlgen;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -38,6 +42,9 @@ pub fn registry() -> Vec<&'static Check> {
     v.extend(rls::CHECKS.iter());
     v.extend(privileges::CHECKS.iter());
     v.extend(indexes::CHECKS.iter());
+    v.extend(constraints::CHECKS.iter());
+    v.extend(pii::CHECKS.iter());
+    v.extend(audit::CHECKS.iter());
     v.extend(maintenance::CHECKS.iter());
     v.extend(configuration::CHECKS.iter());
     v

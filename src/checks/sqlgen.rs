@@ -8,6 +8,7 @@ use crate::snapshot::{Column, Index, RelKind, Relation};
 
 pub const LOCK_SHARE_UPDATE_EXCLUSIVE: &str = "SHARE UPDATE EXCLUSIVE";
 pub const LOCK_SHARE: &str = "SHARE";
+pub const LOCK_SHARE_ROW_EXCLUSIVE: &str = "SHARE ROW EXCLUSIVE";
 pub const LOCK_ACCESS_EXCLUSIVE: &str = "ACCESS EXCLUSIVE";
 pub const LOCK_NONE: &str = "no table lock";
 
@@ -54,6 +55,26 @@ pub fn drop_index(index: &Index, partitioned_parent: bool) -> Remediation {
     }
 }
 
+/// A name for a generated constraint or trigger: `prefix_table_column`,
+/// folded to `[a-z0-9_]` and cut to 63 bytes, so it never needs quoting
+/// (the prefixes are not keywords).
+pub fn generated_name(prefix: &str, parts: &[&str]) -> String {
+    let mut s = String::from(prefix);
+    for p in parts {
+        s.push('_');
+        s.extend(p.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }));
+    }
+    s.truncate(63);
+    s
+}
+
+/// `ADD CONSTRAINT ... NOT VALID` then `VALIDATE CONSTRAINT`: the brief lock
+/// first, the long scan under SHARE UPDATE EXCLUSIVE.
+pub fn add_validated_constraint(rel: &Relation, name: &str, definition: &str, add_lock: &'static str) -> Remediation {
+    Remediation::sql(format!("ALTER TABLE {} ADD CONSTRAINT {name} {definition} NOT VALID;", rel.identity), add_lock)
+        .then(Remediation::sql(format!("ALTER TABLE {} VALIDATE CONSTRAINT {name};", rel.identity), LOCK_SHARE_UPDATE_EXCLUSIVE))
+}
+
 /// The tenant predicate RLS policies should use: the setting read once per
 /// statement through a scalar sub-select, cast to the column's type.
 pub fn tenant_predicate(tenant: &Column, config: &Config) -> String {
@@ -73,6 +94,13 @@ pub fn tenant_policy(rel: &Relation, tenant: &Column, config: &Config) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_names_need_no_quoting() {
+        assert_eq!(generated_name("chk", &["Order \"Items\"", "Price"]), "chk_order__items__price");
+        assert_eq!(generated_name("chk", &["注文", "x"]), "chk____x");
+        assert_eq!(generated_name("chk", &[&"a".repeat(80)]).len(), 63);
+    }
 
     #[test]
     fn literals_escape_quotes_and_backslashes() {

@@ -7,6 +7,7 @@
 //! PostgreSQL memory.
 
 pub mod card;
+pub mod detect;
 pub mod erase;
 pub mod mask;
 pub mod national_id;

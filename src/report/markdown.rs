@@ -179,7 +179,7 @@ mod tests {
         assert!(doc.contains("| Critical | 1 | `rls_disabled_tenant_table` |"));
         assert!(doc.contains("## Row-level security and tenant isolation (8/9)"));
         assert!(doc.contains("## Indexes ("));
-        assert!(!doc.contains("## Privileges"), "categories with no check run are left out");
+        assert!(!doc.contains("## Schema change safety"), "categories with no check run are left out");
         // Names with pipes stay inside their cell.
         assert!(doc.contains(r#"`public."Orders\|x"`"#), "{doc}");
         assert!(doc.contains("## Positive findings\n\n- ✅ **"));

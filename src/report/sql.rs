@@ -378,3 +378,23 @@ fn readiness_snapshot() -> i32 {
     Spi::connect_mut(|c| c.update(q.as_str(), None, &args).map(|_| ())).unwrap_or_else(|e| pgrx::error!("writing the snapshot failed: {e}"));
     n
 }
+
+/// Personal data found by column name, type and sampled values; evidence
+/// never holds a raw value, only counts.
+#[pg_extern(stable)]
+fn pii_scan() -> TableIterator<
+    'static,
+    (
+        name!(object_name, String),
+        name!(pii_kind, String),
+        name!(basis, String),
+        name!(confidence, String),
+        name!(sample_hits, i32),
+        name!(sampled, i32),
+        name!(registered, bool),
+    ),
+> {
+    let config = crate::guc::current_config();
+    let snapshot = crate::snapshot::read::read_snapshot(&config);
+    TableIterator::new(crate::checks::pii::scan_rows(&snapshot))
+}

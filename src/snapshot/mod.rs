@@ -5,9 +5,11 @@
 //! own `quote_ident` (`quoted`) for identities and generated SQL, so quoting
 //! rules (keywords, case, non-ASCII) are PostgreSQL's, not ours.
 
+pub mod integrity;
 pub mod nodetree;
 pub mod read;
 pub mod server;
+mod read_integrity;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -214,6 +216,12 @@ pub enum Section {
     Functions,
     IndexStats,
     Waivers,
+    Types,
+    Triggers,
+    Sequences,
+    PiiRegistry,
+    ServerLibraries,
+    Samples,
     // Operations (maintenance, configuration, privileges): snapshot/server.rs.
     Settings,
     Activity,
@@ -264,6 +272,15 @@ pub struct Snapshot {
     pub waivers: Vec<crate::model::Waiver>,
     /// The extension's schema, quoted, for reading its own tables.
     pub extension_schema: Option<String>,
+    /// Domain and enum types by oid.
+    pub types: HashMap<Oid, integrity::TypeInfo>,
+    pub triggers: Vec<integrity::Trigger>,
+    pub rules: Vec<integrity::Rule>,
+    pub sequences: Vec<integrity::SequenceUse>,
+    pub pii_registry: Vec<integrity::PiiRegistration>,
+    /// `shared_preload_libraries`, when the caller may read it.
+    pub preload_libraries: Option<String>,
+    pub samples: integrity::Samples,
     pub sections: BTreeMap<Section, SectionState>,
     rel_pos: HashMap<Oid, usize>,
     role_pos: HashMap<Oid, usize>,

@@ -72,21 +72,21 @@ pub fn in_subtransaction<T>(f: impl FnOnce() -> T) -> Result<T, Caught> {
     result
 }
 
-type ReadResult<T> = Result<T, pgrx::spi::SpiError>;
+pub(super) type ReadResult<T> = Result<T, pgrx::spi::SpiError>;
 
-fn get<T: IntoDatum + FromDatum>(row: &SpiHeapTupleData, i: usize) -> ReadResult<Option<T>> {
+pub(super) fn get<T: IntoDatum + FromDatum>(row: &SpiHeapTupleData, i: usize) -> ReadResult<Option<T>> {
     row.get::<T>(i)
 }
 
-fn req<T: IntoDatum + FromDatum + Default>(row: &SpiHeapTupleData, i: usize) -> ReadResult<T> {
+pub(super) fn req<T: IntoDatum + FromDatum + Default>(row: &SpiHeapTupleData, i: usize) -> ReadResult<T> {
     Ok(row.get::<T>(i)?.unwrap_or_default())
 }
 
-fn oid(row: &SpiHeapTupleData, i: usize) -> ReadResult<Oid> {
+pub(super) fn oid(row: &SpiHeapTupleData, i: usize) -> ReadResult<Oid> {
     Ok(u32::try_from(req::<i64>(row, i)?).unwrap_or(0))
 }
 
-fn first_char(s: &str) -> char {
+pub(super) fn first_char(s: &str) -> char {
     s.chars().next().unwrap_or(' ')
 }
 
@@ -430,6 +430,15 @@ fn section(snap: &mut Snapshot, which: Section, f: impl FnOnce(&mut Snapshot) ->
             snap.reflexive_operators.clear();
         }
         Section::Waivers => snap.waivers.clear(),
+        Section::Types => snap.types.clear(),
+        Section::Triggers => {
+            snap.triggers.clear();
+            snap.rules.clear();
+        }
+        Section::Sequences => snap.sequences.clear(),
+        Section::PiiRegistry => snap.pii_registry.clear(),
+        Section::ServerLibraries => snap.preload_libraries = None,
+        Section::Samples => snap.samples = Default::default(),
         Section::Settings
         | Section::Activity
         | Section::Archiver
@@ -473,7 +482,16 @@ pub fn read_snapshot(config: &Config) -> Snapshot {
         // A waiver table that cannot be read leaves findings failing: the
         // conservative answer.
         section(&mut snap, Section::Waivers, |s| r.waivers(s));
+        // The integrity sections look relations up by oid.
         snap.index();
+        section(&mut snap, Section::Types, |s| super::read_integrity::types(client, s));
+        section(&mut snap, Section::Triggers, |s| super::read_integrity::triggers(client, s));
+        section(&mut snap, Section::Sequences, |s| super::read_integrity::sequences(client, s));
+        section(&mut snap, Section::PiiRegistry, |s| super::read_integrity::pii_registry(client, s));
+        section(&mut snap, Section::ServerLibraries, |s| super::read_integrity::preload_libraries(client, s));
+        // Sampling last: it needs the relations, the registry, and what is
+        // left of nothing else; a failure here only skips value-based checks.
+        section(&mut snap, Section::Samples, |s| super::read_integrity::samples(client, s, config));
         // Operations: server state, settings, statistics, privileges.
         let excluded = config.all_excluded_schemas();
         section(&mut snap, Section::Settings, |s| server::read_settings(client, s));

@@ -40,9 +40,11 @@ while IFS='|' read -r check object status fixable; do
     if grep -qF "$check|$object|fail|" <<<"$after"; then fail "$check on $object still fails after the script"; fi
 done <<<"$before"
 # ...and nothing else changed status: rows without a SQL fix are as they were,
-# and nothing that did not fail before fails now.
+# and nothing that did not fail before fails now. A skipped check may start
+# judging (creating pg_stat_statements lets the slow-query check run).
 while IFS='|' read -r check object status fixable; do
     [ "$fixable" = t ] && [ "$status" = fail ] && continue
+    [ "$status" = skipped ] && continue
     grep -qF "$check|$object|$status|" <<<"$after" || fail "$check on $object changed from $status"
 done <<<"$before"
 while IFS='|' read -r check object status fixable; do
@@ -50,5 +52,18 @@ while IFS='|' read -r check object status fixable; do
     grep -qF "$check|$object|fail|" <<<"$before" || fail "$check on $object fails only after the script"
 done <<<"$after"
 
-psql -X -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT assert_ready('high')" >/dev/null || fail "assert_ready('high') still fails after the remediation script"
-echo "assert_ready gate: $expected failing checks before the fix, none after; no other status changed"
+# What still fails at high or above needs a person (a PAN column to migrate,
+# server settings that need a restart): every such finding must be
+# advice-only. A pipeline records those as accepted risks with a reason and
+# an expiry; then the gate passes.
+left="$(q -d "$DB" -F '|' -c "SELECT check_id, coalesce(object_name, '-'),
+        EXISTS (SELECT 1 FROM regexp_split_to_table(coalesce(remediation, '--'), E'\n') l WHERE l !~ '^--')
+        FROM readiness_report(NULL, 'high') WHERE status = 'fail'")"
+while IFS='|' read -r check object fixable; do
+    [ -n "$check" ] || continue
+    [ "$fixable" = f ] || fail "$check on $object still fails although its remediation is SQL"
+    q -d "$DB" -c "SELECT readiness_waive('$check', NULLIF('$object', '-'), 'needs a person: tracked in the readiness backlog', now() + interval '30 days')" >/dev/null
+done <<<"$left"
+waived="$(grep -c . <<<"$left" || true)"
+psql -X -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT assert_ready('high')" >/dev/null || fail "assert_ready('high') still fails after the script and the waivers"
+echo "assert_ready gate: $expected failing checks before the fix; after the script only $waived advice-only findings remained, waived; no other status changed"
