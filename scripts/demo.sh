@@ -26,6 +26,7 @@ log "building and installing the extension (dev profile) into PostgreSQL $PG_MAJ
 pgrx_install
 
 bash "$REPO_ROOT/scripts/cluster.sh" start
+cluster_reset_system_settings
 
 log "creating a fresh database $DB"
 cluster_psql -d postgres -q >/dev/null <<SQL

@@ -127,3 +127,13 @@ pgrx_install() {
     is_root || args+=(--sudo)
     (cd "$REPO_ROOT" && cargo pgrx install "${args[@]}")
 }
+
+# Remediation scripts may run ALTER SYSTEM on the throwaway cluster; undo
+# that before golden tests and the demo so every run starts from the same
+# server configuration (the cluster's own settings live in readiness.conf,
+# not in postgresql.auto.conf, so they stay).
+cluster_reset_system_settings() {
+    cluster_psql -d postgres -q -c "ALTER SYSTEM RESET ALL" -c "SELECT pg_reload_conf()" >/dev/null
+    # Let the postmaster and new backends see the reloaded configuration.
+    sleep 0.5
+}

@@ -58,6 +58,7 @@ fi
 
 # --- Server and a fresh database --------------------------------------------
 bash "$REPO_ROOT/scripts/cluster.sh" start
+cluster_reset_system_settings
 
 # pg_regress --use-existing neither drops nor creates --dbname (checked with
 # PostgreSQL 15's pg_regress), so do what it would do without the flag:

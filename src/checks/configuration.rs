@@ -175,14 +175,22 @@ pub(crate) fn is_zero(v: &str) -> bool {
     digits.parse::<f64>().map(|x| x == 0.0).unwrap_or(false)
 }
 
-/// Advice with the ALTER SYSTEM statements as comments and when they take effect.
+/// `ALTER SYSTEM SET` for a cluster-wide setting. Reloadable settings with
+/// no manual prerequisite are runnable SQL followed by `pg_reload_conf()`;
+/// settings that need a restart, or steps only a person can do first (certs,
+/// an archiver), are advice carrying the same statements.
 fn alter_system(setting: &Setting, value: &str, extra: &str) -> Remediation {
-    let reload = if setting.context == "postmaster" { "" } else { "\nSELECT pg_reload_conf();" };
+    let alter = format!("ALTER SYSTEM SET {} = {};", setting.name, literal(value));
+    let needs_restart = matches!(setting.context.as_str(), "postmaster" | "internal");
+    if !needs_restart && extra.is_empty() {
+        return Remediation::sql(alter, LOCK_NONE)
+            .then(Remediation::sql(crate::report::script::RELOAD, LOCK_NONE))
+            .note(format!("server-wide: changes {} for every database on this server; {}", setting.name, setting.takes_effect()));
+    }
+    let reload = if needs_restart { "" } else { "\nSELECT pg_reload_conf();" };
     Remediation::Advice(format!(
-        "Cluster-wide setting ({}): review, then run as a superuser:\nALTER SYSTEM SET {} = {};{reload}{}",
+        "Cluster-wide setting ({}): review, then run as a superuser:\n{alter}{reload}{}",
         setting.takes_effect(),
-        setting.name,
-        literal(value),
         if extra.is_empty() { String::new() } else { format!("\n{extra}") }
     ))
 }
@@ -301,7 +309,9 @@ fn connection_utilization_high(s: &Snapshot, _c: &Config) -> Result<Outcome, Che
                 )),
         );
     }
-    Ok(Outcome::new(format!("{used} of {usable} usable connections in use ({:.0}%)", ratio * 100.0), issues)
+    // The pass detail names the limit, not the live count, so it reads the
+    // same from one run to the next; the count is in readiness_metrics.
+    Ok(Outcome::new(format!("connections in use below 80% of the {usable} usable"), issues)
         .measure("readiness_connection_utilization", json!({}), ratio))
 }
 
@@ -622,8 +632,9 @@ mod tests {
         let rows = run("slow_query_logging_disabled", &b);
         assert_eq!(fails(&rows), vec!["log_min_duration_statement"]);
         let text = rows[0].remediation.clone().unwrap();
-        assert!(text.contains("-- ALTER SYSTEM SET log_min_duration_statement = '1s';"), "{text}");
-        assert!(text.contains("pg_reload_conf()"), "{text}");
+        // Reloadable and with no prerequisite: runnable, followed by the reload.
+        assert!(text.ends_with("\nALTER SYSTEM SET log_min_duration_statement = '1s';\nSELECT pg_reload_conf();"), "{text}");
+        assert!(text.starts_with("-- server-wide: changes log_min_duration_statement for every database"), "{text}");
         let db = b.snapshot_mut().ops.database_oid;
         b.snapshot_mut().ops.role_settings.push(RoleSetting { database: Some(db), role: None, settings: vec![("log_min_duration_statement".into(), "500".into())] });
         assert!(passes(&run("slow_query_logging_disabled", &b)));

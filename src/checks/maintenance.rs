@@ -255,7 +255,7 @@ fn xid_wraparound_risk(s: &Snapshot, _c: &Config) -> Result<Outcome, CheckError>
         );
     }
     Ok(Outcome::new(
-        format!("{} and {}, all below 50% of the wraparound horizon", n_of(s.ops.databases.len(), "database"), n_of(n, "table")),
+        format!("every database of the server and {} of this one, all below 50% of the wraparound horizon", n_of(n, "table")),
         issues,
     )
     .measure("readiness_max_xid_age", json!({"database": s.database}), max_age as f64))

@@ -9,6 +9,11 @@ use crate::model::{Finding, Severity, Status};
 /// query that arrives after it).
 pub const LOCK_TIMEOUT: &str = "5s";
 
+/// Reloads the configuration after an `ALTER SYSTEM`. It is the one
+/// statement the script repeats: each `ALTER SYSTEM` fix takes effect on its
+/// own, whatever order the findings come in.
+pub const RELOAD: &str = "SELECT pg_reload_conf();";
+
 /// One statement of the script; `check_id` is `None` for the preamble.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Step {
@@ -29,7 +34,7 @@ pub fn steps(rows: &[Finding], min_severity: Severity) -> Vec<Step> {
     }];
     for f in rows.iter().filter(|f| f.status == Status::Fail && f.severity.at_least(min_severity)) {
         for stmt in &f.statements {
-            if out.iter().any(|s| &s.statement == stmt) {
+            if stmt != RELOAD && out.iter().any(|s| &s.statement == stmt) {
                 continue;
             }
             out.push(Step { check_id: Some(f.check_id), object_name: f.object_name.clone(), lock: f.lock, statement: stmt.clone() });
@@ -65,7 +70,8 @@ pub fn render(rows: &[Finding], min_severity: Severity, database: &str) -> Strin
             s.push('\n');
             continue;
         }
-        let new: Vec<&String> = f.statements.iter().filter(|st| !emitted.contains(&st.as_str())).collect();
+        let new: Vec<&String> = f.statements.iter().filter(|st| st.as_str() == RELOAD || !emitted.contains(&st.as_str())).collect();
+        let new = if new.iter().all(|st| st.as_str() == RELOAD) { Vec::new() } else { new };
         s.push_str(&header);
         if new.is_empty() {
             s.push_str(" (fixed by a statement above)\n");
@@ -109,6 +115,18 @@ mod tests {
             statements: stmts.iter().map(|s| s.to_string()).collect(),
             fingerprint: fingerprint(check, None, Some(obj)),
         }
+    }
+
+    #[test]
+    fn the_reload_is_repeated_after_each_alter_system() {
+        let rows = vec![
+            fail("a", Severity::Low, "x", &["ALTER SYSTEM SET a = '1';", RELOAD], Some("no table lock")),
+            fail("b", Severity::Low, "y", &["ALTER SYSTEM SET b = '1';", RELOAD], Some("no table lock")),
+        ];
+        let st: Vec<String> = steps(&rows, Severity::Low).into_iter().map(|s| s.statement).collect();
+        assert_eq!(st[1..], ["ALTER SYSTEM SET a = '1';", RELOAD, "ALTER SYSTEM SET b = '1';", RELOAD]);
+        let script = render(&rows, Severity::Low, "app");
+        assert_eq!(script.matches(RELOAD).count(), 2);
     }
 
     #[test]
