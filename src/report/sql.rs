@@ -127,6 +127,9 @@ CREATE VIEW readiness_checks AS
     SELECT check_id, category, severity, title, rationale, frameworks, enabled
       FROM readiness_checks_catalog();
 COMMENT ON VIEW readiness_checks IS 'Every check pg_readiness ships: id, category, default severity, rule and the frameworks it serves.';
+-- Readable by every role that may run the report (views do not inherit the
+-- PUBLIC EXECUTE their functions have).
+GRANT SELECT ON readiness_checks TO PUBLIC;
 "#,
     name = "readiness_checks_view",
     requires = [readiness_checks_catalog]
@@ -335,6 +338,7 @@ extension_sql!(
 CREATE VIEW readiness_metrics AS
     SELECT metric, labels, value FROM readiness_metrics_rows();
 COMMENT ON VIEW readiness_metrics IS 'Numeric gauges of the current report for Grafana and Prometheus exporters.';
+GRANT SELECT ON readiness_metrics TO PUBLIC;
 "#,
     name = "readiness_metrics_view",
     requires = [readiness_metrics_rows]
