@@ -24,6 +24,8 @@ pub extern "C-unwind" fn _PG_init() {
 
 // Only in `cargo pgrx test` builds: plain `cargo test` has no server.
 #[cfg(feature = "pg_test")]
+mod pg_test_support;
+#[cfg(feature = "pg_test")]
 mod pg_tests;
 #[cfg(feature = "pg_test")]
 mod pg_tests_ops;

@@ -5,37 +5,7 @@
 mod tests {
     use pgrx::prelude::*;
 
-    fn strings(q: &str) -> Vec<String> {
-        Spi::connect(|c| {
-            c.select(q, None, &[])
-                .unwrap()
-                .map(|r| r.get::<String>(1).unwrap().unwrap_or_else(|| "<NULL>".into()))
-                .collect()
-        })
-    }
-
-    fn run(sql: &str) {
-        Spi::run(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-
-    /// Object names of the `fail` rows of one check.
-    fn fails(check: &str) -> Vec<String> {
-        strings(&format!(
-            "SELECT object_name FROM readiness_report() WHERE check_id = '{check}' AND status = 'fail' ORDER BY object_name"
-        ))
-    }
-
-    fn statuses(check: &str) -> Vec<String> {
-        strings(&format!("SELECT status FROM readiness_report() WHERE check_id = '{check}' ORDER BY status"))
-    }
-
-    /// SQLSTATE and message of the error `sql` raises, or "none".
-    fn error_of(sql: &str) -> String {
-        run("CREATE OR REPLACE FUNCTION pg_temp.error_of(q text) RETURNS text LANGUAGE plpgsql AS $$
-             BEGIN EXECUTE q; RETURN 'none';
-             EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$");
-        Spi::get_one_with_args::<String>("SELECT pg_temp.error_of($1)", &[sql.into()]).unwrap().unwrap()
-    }
+    use crate::pg_test_support::*;
 
     /// Disables the checks that judge the server rather than this database
     /// (the test server has no SSL, archiving or pgaudit), for tests that
