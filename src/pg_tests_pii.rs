@@ -7,35 +7,15 @@
 mod tests {
     use pgrx::prelude::*;
 
+    use crate::pg_test_support::{error_of, run, strings};
+
     const ADA: &str = "aaaaaaaa-0000-4000-8000-000000000001";
     const ALAN: &str = "aaaaaaaa-0000-4000-8000-000000000002";
     const ORDERS: &str = r#""Order ""Items""; x""#;
     const SHIP_TO: &str = r#""Ship ""To""; DROP TABLE app_users; --""#;
 
-    fn strings(q: &str) -> Vec<String> {
-        Spi::connect(|c| {
-            c.select(q, None, &[])
-                .unwrap()
-                .map(|r| r.get::<String>(1).unwrap().unwrap_or_else(|| "<NULL>".into()))
-                .collect()
-        })
-    }
-
     fn one(q: &str) -> String {
         Spi::get_one::<String>(q).unwrap_or_else(|e| panic!("{q}: {e}")).unwrap_or_else(|| "<NULL>".into())
-    }
-
-    fn run(sql: &str) {
-        Spi::run(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-
-    /// SQLSTATE and message of the error `sql` raises, or "none". The
-    /// EXCEPTION block rolls back what `sql` did before failing.
-    fn error_of(sql: &str) -> String {
-        run("CREATE OR REPLACE FUNCTION pg_temp.error_of(q text) RETURNS text LANGUAGE plpgsql AS $$
-             BEGIN EXECUTE q; RETURN 'none';
-             EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$");
-        Spi::get_one_with_args::<String>("SELECT pg_temp.error_of($1)", &[sql.into()]).unwrap().unwrap()
     }
 
     /// Two users with personal data in three tables, one of them with a
@@ -247,7 +227,9 @@ mod tests {
         // Statements run in table name order: the quoted "Order ..." table
         // comes before app_users, whose CHECK rejects the pseudonym. The
         // sequence, which rollbacks do not reset, proves the first table was
-        // really updated before the failure.
+        // really updated before the failure. error_of runs the call in a
+        // PL/pgSQL EXCEPTION block: its subtransaction rolls back as the
+        // caller's transaction would.
         run("CREATE SEQUENCE touched");
         run("CREATE FUNCTION count_touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM nextval('touched'); RETURN NEW; END $$");
         run(&format!("CREATE TRIGGER count_touch AFTER UPDATE ON {ORDERS} FOR EACH ROW EXECUTE FUNCTION count_touch()"));
