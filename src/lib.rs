@@ -10,6 +10,7 @@ use pgrx::prelude::*;
 pub mod checks;
 pub mod config;
 pub mod guc;
+pub mod migrations;
 pub mod model;
 pub mod pii;
 pub mod report;
@@ -31,6 +32,8 @@ mod pg_tests;
 mod pg_tests_ops;
 #[cfg(feature = "pg_test")]
 mod pg_tests_pii;
+#[cfg(feature = "pg_test")]
+mod pg_tests_migrations;
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]

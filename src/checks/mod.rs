@@ -11,7 +11,7 @@ pub mod pii;
 pub mod privileges;
 pub mod rls;
 pub mod sensitive;
-mod sqlgen;
+pub(crate) mod sqlgen;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
