@@ -3,7 +3,6 @@
 use std::collections::HashSet;
 
 use pgrx::datum::DatumWithOid;
-use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
 use super::integrity::*;
@@ -159,10 +158,13 @@ pub(super) fn samples(client: &SpiClient, snap: &mut Snapshot, config: &Config) 
         }
         set
     };
-    let saved: Vec<Option<String>> = ["statement_timeout", "lock_timeout"]
-        .iter()
-        .map(|g| Spi::get_one::<String>(&format!("SELECT current_setting('{g}')")).ok().flatten())
-        .collect();
+    // Settings go through the same read-only SPI client: a nested, mutable
+    // SPI call would try to assign a transaction id, which fails on a standby.
+    let mut saved: Vec<Option<String>> = Vec::new();
+    for g in ["statement_timeout", "lock_timeout"] {
+        let q = format!("SELECT current_setting('{g}')");
+        saved.push(client.select(q.as_str(), None, &[])?.into_iter().next().map(|r| req::<String>(&r, 1)).transpose()?);
+    }
     for (table, identity, tuples, _, cols) in candidates {
         let judged = top_parent(snap, table);
         if !readable.contains(&table) {
@@ -189,7 +191,7 @@ pub(super) fn samples(client: &SpiClient, snap: &mut Snapshot, config: &Config) 
         );
         let timeout = format!("SELECT set_config('statement_timeout', '{}ms', true), set_config('lock_timeout', '100ms', true)", remaining.ceil() as i64);
         let result = in_subtransaction(|| -> ReadResult<Vec<ColumnSample>> {
-            Spi::run(&timeout)?;
+            client.select(timeout.as_str(), None, &[])?;
             let mut acc: Vec<ColumnSample> =
                 cols.iter().map(|(attnum, _, _)| ColumnSample { table: judged, attnum: *attnum, ..Default::default() }).collect();
             for row in client.select(q.as_str(), None, &[])? {
@@ -209,7 +211,7 @@ pub(super) fn samples(client: &SpiClient, snap: &mut Snapshot, config: &Config) 
     }
     for (g, v) in ["statement_timeout", "lock_timeout"].iter().zip(saved) {
         if let Some(v) = v {
-            let _ = Spi::run_with_args("SELECT set_config($1, $2, true)", &[DatumWithOid::from(*g), DatumWithOid::from(v)]);
+            client.select("SELECT set_config($1, $2, true)", None, &[DatumWithOid::from(*g), DatumWithOid::from(v)])?;
         }
     }
     snap.samples.elapsed_ms = budget.elapsed_ms();
