@@ -50,7 +50,7 @@ fi
 
 # Every difference must be a check the standby cannot judge, saying why.
 diff "$REPLICA_DIR/primary.txt" "$REPLICA_DIR/replica.txt" >"$REPLICA_DIR/diff.txt" || true
-differing="$(grep -E '^[<>]' "$REPLICA_DIR/diff.txt" | sed -E 's/^[<>] //' | cut -d'|' -f1 | sort -u)"
+differing="$(grep -E '^[<>]' "$REPLICA_DIR/diff.txt" | sed -E 's/^[<>] //' | cut -d'|' -f1 | sort -u || true)"
 for check in $differing; do
     detail="$(rq -d "$DB" -c "SELECT string_agg(DISTINCT status || ': ' || detail, '; ') FROM readiness_report() WHERE check_id = '$check'")"
     case "$detail" in
