@@ -17,6 +17,11 @@ pub struct Config {
     pub tenant_setting: String,
     /// `pg_readiness.bloat_method`: estimate, approx or exact.
     pub bloat_method: String,
+    /// `pg_readiness.workload_min_calls`: calls a statement shape needs before
+    /// composite_index_candidate considers it.
+    pub workload_min_calls: i64,
+    /// `pg_readiness.workload_min_total_ms`: total execution time it needs.
+    pub workload_min_total_ms: f64,
 }
 
 impl Default for Config {
@@ -30,6 +35,8 @@ impl Default for Config {
             disabled_checks: Vec::new(),
             tenant_setting: "app.current_tenant".into(),
             bloat_method: "estimate".into(),
+            workload_min_calls: 100,
+            workload_min_total_ms: 1000.0,
         }
     }
 }

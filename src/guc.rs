@@ -17,6 +17,8 @@ static SAMPLE_BUDGET_MS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 /// In kB (PostgreSQL's memory unit), so '10GB' fits an int setting.
 static LARGE_TABLE_KB: GucSetting<i32> = GucSetting::<i32>::new(10 * 1024 * 1024);
 static BLOAT_METHOD: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"estimate"));
+static WORKLOAD_MIN_CALLS: GucSetting<i32> = GucSetting::<i32>::new(100);
+static WORKLOAD_MIN_TOTAL_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
 
 fn set_detail(msg: &str) {
     let c = CString::new(msg.replace('\0', "")).unwrap_or_default();
@@ -176,6 +178,26 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::UNIT_KB,
     );
+    GucRegistry::define_int_guc(
+        c"pg_readiness.workload_min_calls",
+        c"Calls a statement needs in pg_stat_statements before composite_index_candidate considers it.",
+        c"Statements of one shape on one table are added up.",
+        &WORKLOAD_MIN_CALLS,
+        1,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_readiness.workload_min_total_ms",
+        c"Total execution time a statement needs in pg_stat_statements before composite_index_candidate considers it.",
+        c"Statements of one shape on one table are added up.",
+        &WORKLOAD_MIN_TOTAL_MS,
+        0,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::UNIT_MS,
+    );
 }
 
 fn string(s: &GucSetting<Option<CString>>) -> String {
@@ -194,5 +216,7 @@ pub fn current_config() -> Config {
         sample_budget_ms: SAMPLE_BUDGET_MS.get(),
         large_table_bytes: i64::from(LARGE_TABLE_KB.get()) * 1024,
         bloat_method: string(&BLOAT_METHOD),
+        workload_min_calls: i64::from(WORKLOAD_MIN_CALLS.get()),
+        workload_min_total_ms: f64::from(WORKLOAD_MIN_TOTAL_MS.get()),
     }
 }

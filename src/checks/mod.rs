@@ -7,11 +7,13 @@ pub mod configuration;
 pub mod constraints;
 pub mod indexes;
 pub mod maintenance;
+pub mod migrations;
 pub mod pii;
 pub mod privileges;
 pub mod rls;
 pub mod sensitive;
 pub(crate) mod sqlgen;
+pub mod workload;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -42,11 +44,13 @@ pub fn registry() -> Vec<&'static Check> {
     v.extend(rls::CHECKS.iter());
     v.extend(privileges::CHECKS.iter());
     v.extend(indexes::CHECKS.iter());
+    v.extend(workload::CHECKS.iter());
     v.extend(constraints::CHECKS.iter());
     v.extend(pii::CHECKS.iter());
     v.extend(audit::CHECKS.iter());
     v.extend(maintenance::CHECKS.iter());
     v.extend(configuration::CHECKS.iter());
+    v.extend(migrations::CHECKS.iter());
     v
 }
 

@@ -8,7 +8,9 @@ pub mod catalog;
 pub mod lint;
 pub mod parse;
 pub mod sql;
+pub mod tracking;
 pub mod types;
+pub mod workload;
 
 /// A relation name as written in the script (unquoted, case as the parser
 /// folded it).

@@ -238,6 +238,10 @@ pub enum Section {
     TableStats,
     BloatInputs,
     Measured,
+    /// Rows of migration-tracking tables (src/migrations/tracking.rs).
+    MigrationState,
+    /// pg_stat_statements parsed for the workload checks (src/migrations/workload.rs).
+    Workload,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -286,6 +290,10 @@ pub struct Snapshot {
     role_pos: HashMap<Oid, usize>,
     /// Server state, settings and statistics (snapshot/server.rs).
     pub ops: server::Ops,
+    /// Recognised migration-tracking tables and what their rows say.
+    pub migration_tables: Vec<crate::migrations::tracking::TrackingTable>,
+    /// Frequent single-table statements and their hypothetical-index costs.
+    pub workload: crate::migrations::workload::Workload,
 }
 
 impl Snapshot {

@@ -454,6 +454,8 @@ fn section(snap: &mut Snapshot, which: Section, f: impl FnOnce(&mut Snapshot) ->
         | Section::TableStats
         | Section::BloatInputs
         | Section::Measured => server::clear(snap, which),
+        Section::MigrationState => snap.migration_tables.clear(),
+        Section::Workload => snap.workload = Default::default(),
     }
     snap.sections.insert(which, failure);
 }
@@ -509,6 +511,8 @@ pub fn read_snapshot(config: &Config) -> Snapshot {
         section(&mut snap, Section::TableStats, |s| server::read_table_stats(client, s));
         section(&mut snap, Section::BloatInputs, |s| server::read_bloat_inputs(client, s, &excluded));
         section(&mut snap, Section::Measured, |s| server::read_measured(client, s, config));
+        section(&mut snap, Section::MigrationState, |s| crate::migrations::tracking::read_tracking(client, s, config));
+        section(&mut snap, Section::Workload, |s| crate::migrations::workload::read_workload(client, s, config));
         snap
     })
 }

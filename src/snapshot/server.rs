@@ -218,6 +218,20 @@ pub struct Ops {
     pub measured: HashMap<Oid, Measured>,
     /// Why the requested pgstattuple method was not used for everything.
     pub measure_note: Option<String>,
+    /// SELECT statements of pg_stat_statements (normalised text), for the workload checks.
+    pub workload_statements: Vec<WorkloadStatement>,
+}
+
+/// At most this many SELECT statements are kept for the workload checks.
+pub const WORKLOAD_MAX_STATEMENTS: usize = 2000;
+
+/// A SELECT of pg_stat_statements, as normalised by it (`$n` for constants).
+#[derive(Clone, Debug)]
+pub struct WorkloadStatement {
+    pub queryid: i64,
+    pub calls: i64,
+    pub total_ms: f64,
+    pub text: String,
 }
 
 impl Ops {
@@ -297,7 +311,10 @@ pub fn clear(snap: &mut Snapshot, which: Section) {
         Section::Databases => o.databases.clear(),
         Section::Passwords => o.md5_roles.clear(),
         Section::Extensions => o.extensions.clear(),
-        Section::Statements => o.slow_statements.clear(),
+        Section::Statements => {
+            o.slow_statements.clear();
+            o.workload_statements.clear();
+        }
         Section::SecurityDefiners => o.secdef_functions.clear(),
         Section::Schemas => o.schemas.clear(),
         Section::Views => {
@@ -497,16 +514,29 @@ mod spi {
         }
         let view = format!("{}.pg_stat_statements", ext.schema);
         let q = format!(
-            "SELECT count(*) OVER (), queryid, calls, mean_exec_time, left(query, 300), mean_exec_time > 1000
+            "SELECT count(*) OVER (), queryid, calls, mean_exec_time, left(query, 300), mean_exec_time > 1000,
+                    total_exec_time, CASE WHEN query ~* '^\\s*select\\s' THEN left(query, 10000) END
                FROM {view}
               WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
               ORDER BY mean_exec_time DESC"
         );
         for (i, row) in client.select(q.as_str(), None, &[])?.into_iter().enumerate() {
             snap.ops.statements_seen = req(&row, 1)?;
+            // SELECTs for the workload checks (composite_index_candidate),
+            // unmasked: they are normalised, and parsed, never reported as text.
+            if let Some(text) = get::<String>(&row, 8)? {
+                if snap.ops.workload_statements.len() < WORKLOAD_MAX_STATEMENTS {
+                    snap.ops.workload_statements.push(WorkloadStatement {
+                        queryid: req(&row, 2)?,
+                        calls: req(&row, 3)?,
+                        total_ms: req(&row, 7)?,
+                        text,
+                    });
+                }
+            }
             let slow: bool = req(&row, 6)?;
             if !slow || i >= 5 {
-                break;
+                continue;
             }
             let text: String = req(&row, 5)?;
             let mut text = mask_literals(&text);
