@@ -38,7 +38,7 @@ packages=(
     clang libclang-dev
     postgresql-15 postgresql-contrib postgresql-server-dev-15 postgresql-15-hypopg
     sudo pkg-config build-essential libssl-dev
-    prometheus-postgres-exporter curl python3
+    prometheus-postgres-exporter curl python3 python3-pip
 )
 missing=()
 for pkg in "${packages[@]}"; do
@@ -97,6 +97,20 @@ pgrx_config="${PGRX_HOME:-$HOME/.pgrx}/config.toml"
 if ! grep -Eq '^[[:space:]]*pg15[[:space:]]*=' "$pgrx_config" 2>/dev/null; then
     log "running cargo pgrx init --pg15 $PG_CONFIG"
     run_quietly cargo pgrx init --pg15 "$PG_CONFIG"
+    actions=$((actions + 1))
+fi
+
+# --- 4. pgspot, the extension script checker the tests run -----------------
+# From PyPI, with whatever python3/pip the machine has; skipped when present.
+if ! command -v pgspot >/dev/null 2>&1; then
+    log "installing pgspot (pip)"
+    if command -v pip3 >/dev/null 2>&1; then pip=pip3; else pip="python3 -m pip"; fi
+    # Debian's own pip refuses to install into the system Python unless told
+    # to (PEP 668): try the plain install first, then that.
+    export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
+    if ! $pip install --quiet pgspot >"$step_log" 2>&1; then
+        run_quietly $pip install --quiet --break-system-packages pgspot
+    fi
     actions=$((actions + 1))
 fi
 

@@ -1,32 +1,32 @@
 -- The PII registry that drives erasure, and the log of erasures. Both are
 -- user data kept by pg_dump.
 
-CREATE TABLE readiness_pii_columns (
+CREATE TABLE @extschema@.readiness_pii_columns (
     table_name     regclass NOT NULL,
     column_name    name     NOT NULL,
-    pii_kind       text     NOT NULL CHECK (pii_kind IN ('email', 'phone', 'name', 'address', 'card', 'national_id',
-                                                         'birth_date', 'ip_address', 'free_text', 'other')),
+    pii_kind       text     NOT NULL CHECK (pii_kind OPERATOR(pg_catalog.=) ANY (ARRAY['email', 'phone', 'name', 'address', 'card', 'national_id',
+                                                         'birth_date', 'ip_address', 'free_text', 'other'])),
     subject_column name     NOT NULL,
-    erase_action   text     NOT NULL CHECK (erase_action IN ('null', 'redact', 'mask', 'pseudonymize', 'delete_row')),
+    erase_action   text     NOT NULL CHECK (erase_action OPERATOR(pg_catalog.=) ANY (ARRAY['null', 'redact', 'mask', 'pseudonymize', 'delete_row'])),
     PRIMARY KEY (table_name, column_name)
 );
-COMMENT ON TABLE readiness_pii_columns IS 'Which column of each table identifies the data subject and what gdpr_erase_user() does with each PII column.';
-SELECT pg_catalog.pg_extension_config_dump('readiness_pii_columns', '');
-GRANT SELECT ON readiness_pii_columns TO PUBLIC;
+COMMENT ON TABLE @extschema@.readiness_pii_columns IS 'Which column of each table identifies the data subject and what gdpr_erase_user() does with each PII column.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.readiness_pii_columns', '');
+GRANT SELECT ON @extschema@.readiness_pii_columns TO PUBLIC;
 
-CREATE TABLE gdpr_deletion_log (
+CREATE TABLE @extschema@.gdpr_deletion_log (
     subject_id    uuid        NOT NULL,
-    erased_at     timestamptz NOT NULL DEFAULT now(),
+    erased_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
     erased_by     name        NOT NULL DEFAULT current_user,
     tables        jsonb       NOT NULL,
     rows_affected integer     NOT NULL
 );
-COMMENT ON TABLE gdpr_deletion_log IS 'One row per gdpr_erase_user() call: who erased which subject, when, and what changed.';
-SELECT pg_catalog.pg_extension_config_dump('gdpr_deletion_log', '');
+COMMENT ON TABLE @extschema@.gdpr_deletion_log IS 'One row per gdpr_erase_user() call: who erased which subject, when, and what changed.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.gdpr_deletion_log', '');
 
 -- Trigger function for the audit remediations: blocks the statement it is
 -- attached to (DELETE on financial tables, UPDATE/DELETE on audit logs).
-CREATE FUNCTION readiness_deny_change() RETURNS trigger
+CREATE FUNCTION @extschema@.readiness_deny_change() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -37,4 +37,4 @@ BEGIN
               HINT = 'The trigger was added by a pg_readiness remediation; drop it only with the auditors'' agreement.';
 END
 $$;
-COMMENT ON FUNCTION readiness_deny_change() IS 'Trigger function that rejects the triggering statement (financial DELETE, audit log UPDATE/DELETE).';
+COMMENT ON FUNCTION @extschema@.readiness_deny_change() IS 'Trigger function that rejects the triggering statement (financial DELETE, audit log UPDATE/DELETE).';

@@ -123,13 +123,13 @@ extension_sql_file!("../../sql/pii.sql", name = "pii_tables", requires = ["boots
 
 extension_sql!(
     r#"
-CREATE VIEW readiness_checks AS
+CREATE VIEW @extschema@.readiness_checks AS
     SELECT check_id, category, severity, title, rationale, frameworks, enabled
-      FROM readiness_checks_catalog();
-COMMENT ON VIEW readiness_checks IS 'Every check pg_readiness ships: id, category, default severity, rule and the frameworks it serves.';
+      FROM @extschema@.readiness_checks_catalog();
+COMMENT ON VIEW @extschema@.readiness_checks IS 'Every check pg_readiness ships: id, category, default severity, rule and the frameworks it serves.';
 -- Readable by every role that may run the report (views do not inherit the
 -- PUBLIC EXECUTE their functions have).
-GRANT SELECT ON readiness_checks TO PUBLIC;
+GRANT SELECT ON @extschema@.readiness_checks TO PUBLIC;
 "#,
     name = "readiness_checks_view",
     requires = [readiness_checks_catalog]
@@ -335,10 +335,10 @@ fn readiness_metrics_rows() -> TableIterator<'static, (name!(metric, String), na
 
 extension_sql!(
     r#"
-CREATE VIEW readiness_metrics AS
-    SELECT metric, labels, value FROM readiness_metrics_rows();
-COMMENT ON VIEW readiness_metrics IS 'Numeric gauges of the current report for Grafana and Prometheus exporters.';
-GRANT SELECT ON readiness_metrics TO PUBLIC;
+CREATE VIEW @extschema@.readiness_metrics AS
+    SELECT metric, labels, value FROM @extschema@.readiness_metrics_rows();
+COMMENT ON VIEW @extschema@.readiness_metrics IS 'Numeric gauges of the current report for Grafana and Prometheus exporters.';
+GRANT SELECT ON @extschema@.readiness_metrics TO PUBLIC;
 "#,
     name = "readiness_metrics_view",
     requires = [readiness_metrics_rows]
