@@ -11,6 +11,7 @@ pub mod detect;
 pub mod erase;
 pub mod mask;
 pub mod national_id;
+mod props;
 
 use pgrx::prelude::*;
 
