@@ -166,9 +166,28 @@ mod spi {
         Ok(value.map(|v| format!("{}::{}", crate::checks::sqlgen::literal(v), col.type_name)))
     }
 
-    fn total_cost(client: &SpiClient, sql: &str) -> R<Option<f64>> {
-        let plan = client.select(&format!("EXPLAIN (FORMAT JSON) {sql}"), None, &[])?.first().get_one::<pgrx::JsonB>()?;
-        Ok(plan.and_then(|p| p.0.get(0)?.get("Plan")?.get("Total Cost")?.as_f64()))
+    /// The planner's total cost of `sql`. EXPLAIN is a utility statement,
+    /// which read-only SPI (the mode of a STABLE function such as
+    /// readiness_report) refuses; it changes nothing, so it is run through
+    /// SPI_execute with read_only = false inside the caller's SPI connection.
+    fn total_cost(_client: &SpiClient, sql: &str) -> R<Option<f64>> {
+        let Ok(q) = std::ffi::CString::new(format!("EXPLAIN (FORMAT JSON) {sql}")) else { return Ok(None) };
+        // SAFETY: called inside Spi::connect; an ERROR unwinds to the caller's
+        // subtransaction guard. The tuple table is read before any other SPI call.
+        let text = unsafe {
+            let rc = pgrx::pg_sys::SPI_execute(q.as_ptr(), false, 0);
+            let tt = pgrx::pg_sys::SPI_tuptable;
+            if rc < 0 || tt.is_null() || (*tt).numvals == 0 {
+                return Ok(None);
+            }
+            let v = pgrx::pg_sys::SPI_getvalue(*(*tt).vals, (*tt).tupdesc, 1);
+            if v.is_null() {
+                return Ok(None);
+            }
+            std::ffi::CStr::from_ptr(v).to_string_lossy().into_owned()
+        };
+        let plan: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        Ok(plan.get(0).and_then(|p| p.get("Plan")?.get("Total Cost")?.as_f64()))
     }
 
     fn evaluate(
