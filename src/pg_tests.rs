@@ -463,6 +463,9 @@ mod tests {
         assert_eq!(hist, vec!["fail:1"]);
         let skipped = strings("SELECT status FROM readiness_history WHERE check_id = 'unused_index'");
         assert_eq!(skipped, vec!["skipped"]);
+        let headline = strings("SELECT score::text || ':' || applicable FROM readiness_score_history");
+        let expected = strings("SELECT score::text || ':' || applicable FROM readiness_score()");
+        assert_eq!(headline, expected);
     }
 
     #[pg_test]

@@ -120,6 +120,7 @@ fn readiness_checks_catalog() -> TableIterator<
 
 extension_sql_file!("../../sql/bootstrap.sql", name = "bootstrap_tables", bootstrap);
 extension_sql_file!("../../sql/pii.sql", name = "pii_tables", requires = ["bootstrap_tables"]);
+extension_sql_file!("../../sql/score_history.sql", name = "score_history", requires = ["bootstrap_tables"]);
 
 extension_sql!(
     r#"
@@ -344,8 +345,9 @@ GRANT SELECT ON @extschema@.readiness_metrics TO PUBLIC;
     requires = [readiness_metrics_rows]
 );
 
-/// Appends the current per-check results to `readiness_history`; returns the
-/// number of rows written. Meant to be scheduled (pg_cron).
+/// Appends the current per-check results to `readiness_history` (and the
+/// headline to `readiness_score_history`); returns the number of
+/// `readiness_history` rows written. Meant to be scheduled (pg_cron).
 #[pg_extern(volatile)]
 fn readiness_snapshot() -> i32 {
     let r = run();
@@ -379,7 +381,39 @@ fn readiness_snapshot() -> i32 {
         DatumWithOid::from(statuses),
         DatumWithOid::from(counts),
     ];
-    Spi::connect_mut(|c| c.update(q.as_str(), None, &args).map(|_| ())).unwrap_or_else(|e| pgrx::error!("writing the snapshot failed: {e}"));
+    let sc = score(&r.findings);
+    let headline = format!(
+        "INSERT INTO {schema}.readiness_score_history (taken_at, score, passed, applicable, pass_rate, critical, high, medium, low)
+         VALUES (now(), $1::numeric, $2, $3, $4::numeric, $5, $6, $7, $8)"
+    );
+    let headline_args = [
+        DatumWithOid::from(format!("{:.1}", sc.score)),
+        DatumWithOid::from(sc.passed),
+        DatumWithOid::from(sc.applicable),
+        DatumWithOid::from(format!("{:.1}", sc.pass_rate)),
+        DatumWithOid::from(sc.critical),
+        DatumWithOid::from(sc.high),
+        DatumWithOid::from(sc.medium),
+        DatumWithOid::from(sc.low),
+    ];
+    // Between installing a new library and ALTER EXTENSION ... UPDATE, the
+    // previous version's schema (without the score history) runs with this
+    // code: keep taking snapshots there.
+    let has_headline_table = Spi::get_one_with_args::<bool>(
+        "SELECT to_regclass($1) IS NOT NULL",
+        &[DatumWithOid::from(format!("{schema}.readiness_score_history"))],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false);
+    Spi::connect_mut(|c| {
+        c.update(q.as_str(), None, &args)?;
+        if has_headline_table {
+            c.update(headline.as_str(), None, &headline_args)?;
+        }
+        Ok::<(), pgrx::spi::SpiError>(())
+    })
+    .unwrap_or_else(|e| pgrx::error!("writing the snapshot failed: {e}"));
     n
 }
 

@@ -41,5 +41,5 @@ while IFS=$'\t' read -r title sql; do
     n=$((n + 1))
 done </tmp/readiness_panels.tsv
 rm -f /tmp/readiness_panels.tsv
-[ "$n" -ge 5 ] || fail "expected at least 5 panel queries, ran $n"
+[ "$n" -ge 6 ] || fail "expected at least 6 panel queries, ran $n"
 echo "grafana dashboard: $n panel queries ran"
