@@ -66,7 +66,7 @@ fn table_obj(rel: &Relation) -> ObjRef {
 /// A DO INSTEAD rule on DELETE or an enabled BEFORE DELETE trigger.
 fn delete_blocked(s: &Snapshot, rel: &Relation) -> bool {
     s.rules.iter().any(|r| r.table == rel.oid && r.event == '4' && r.instead)
-        || s.triggers.iter().any(|t| t.table == rel.oid && t.enabled && t.is_before() && t.on_delete())
+        || s.triggers_of(rel.oid).any(|t| t.enabled && t.is_before() && t.on_delete())
 }
 
 fn deny_trigger(s: &Snapshot, rel: &Relation, name: &str, events: &str) -> Remediation {
@@ -83,7 +83,7 @@ fn audit_trigger_missing(s: &Snapshot, c: &Config) -> Result<Outcome, CheckError
     let mut issues = Vec::new();
     for rel in s.top_tables().filter(|r| sensitive.contains_key(&r.oid) && !is_audit_log(r)) {
         n += 1;
-        let after_row: Vec<_> = s.triggers.iter().filter(|t| t.table == rel.oid && t.enabled && t.is_row() && t.is_after()).collect();
+        let after_row: Vec<_> = s.triggers_of(rel.oid).filter(|t| t.enabled && t.is_row() && t.is_after()).collect();
         let mut missing = Vec::new();
         if !after_row.iter().any(|t| t.on_insert()) {
             missing.push("INSERT");

@@ -168,12 +168,12 @@ fn column_obj(rel: &Relation, col: &Column) -> ObjRef {
 }
 
 fn checked(s: &Snapshot, rel: &Relation, col: &Column) -> bool {
-    s.constraints.iter().any(|k| k.table == rel.oid && k.contype == 'c' && k.keys.contains(&col.attnum))
+    s.constraints_of(rel.oid).any(|k| k.contype == 'c' && k.keys.contains(&col.attnum))
         || s.types.get(&col.type_oid).is_some_and(|t| t.kind == 'd' && t.has_check)
 }
 
 fn in_foreign_key(s: &Snapshot, rel: &Relation, col: &Column) -> bool {
-    s.constraints.iter().any(|k| k.table == rel.oid && k.contype == 'f' && k.keys.contains(&col.attnum))
+    s.constraints_of(rel.oid).any(|k| k.contype == 'f' && k.keys.contains(&col.attnum))
 }
 
 /// Columns of top-level tables matching `pick`, with the count inspected.
@@ -377,7 +377,7 @@ fn tenant_fk_missing(s: &Snapshot, c: &Config) -> Result<Outcome, CheckError> {
     // single-column primary key.
     let tenants = s.top_tables().find(|r| matches!(r.name.as_str(), "tenants" | "tenant" | "organizations" | "organisations" | "accounts"));
     let tenant_pk = tenants.and_then(|t| {
-        let pk = s.constraints.iter().find(|k| k.table == t.oid && k.contype == 'p' && k.keys.len() == 1)?;
+        let pk = s.constraints_of(t.oid).find(|k| k.contype == 'p' && k.keys.len() == 1)?;
         Some((t, t.column_by_num(pk.keys[0])?))
     });
     let mut n = 0;
@@ -385,7 +385,7 @@ fn tenant_fk_missing(s: &Snapshot, c: &Config) -> Result<Outcome, CheckError> {
     for rel in s.top_tables() {
         let Some(col) = rel.column(&c.tenant_column) else { continue };
         n += 1;
-        if s.constraints.iter().any(|k| k.table == rel.oid && k.contype == 'f' && k.keys == [col.attnum]) {
+        if s.constraints_of(rel.oid).any(|k| k.contype == 'f' && k.keys == [col.attnum]) {
             continue;
         }
         let fix = match tenant_pk {
@@ -502,9 +502,9 @@ fn serial_primary_key_enumerable(s: &Snapshot, c: &Config) -> Result<Outcome, Ch
     let mut issues = Vec::new();
     for rel in s.top_tables().filter(|r| sensitive.contains_key(&r.oid)) {
         n += 1;
-        let Some(pk) = s.constraints.iter().find(|k| k.table == rel.oid && k.contype == 'p' && k.keys.len() == 1) else { continue };
+        let Some(pk) = s.constraints_of(rel.oid).find(|k| k.contype == 'p' && k.keys.len() == 1) else { continue };
         let Some(col) = rel.column_by_num(pk.keys[0]) else { continue };
-        let sequential = is_integer(&col.type_name) && s.sequences.iter().any(|q| q.table == rel.oid && q.attnum == col.attnum);
+        let sequential = is_integer(&col.type_name) && s.sequences_of(rel.oid).any(|q| q.attnum == col.attnum);
         if !sequential {
             continue;
         }

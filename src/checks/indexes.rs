@@ -186,7 +186,7 @@ fn tenant_index_not_leading(s: &Snapshot, c: &Config) -> Result<Outcome, CheckEr
     for rel in s.top_tables() {
         let Some(tenant) = rel.column(&c.tenant_column) else { continue };
         let fks: Vec<&[i16]> =
-            s.constraints.iter().filter(|k| k.contype == 'f' && k.table == rel.oid).map(|k| k.keys.as_slice()).collect();
+            s.constraints_of(rel.oid).filter(|k| k.contype == 'f').map(|k| k.keys.as_slice()).collect();
         for idx in s.indexes_of(rel.oid).filter(|i| i.valid && !i.unique && i.am == "btree" && !i.is_partition) {
             n += 1;
             if idx.key_columns().first() == Some(&tenant.attnum) {
@@ -366,7 +366,7 @@ fn missing_primary_key(s: &Snapshot, _c: &Config) -> Result<Outcome, CheckError>
     let mut issues = Vec::new();
     for rel in s.top_tables() {
         n += 1;
-        if s.constraints.iter().any(|k| k.table == rel.oid && k.contype == 'p') {
+        if s.constraints_of(rel.oid).any(|k| k.contype == 'p') {
             continue;
         }
         let candidate = s.indexes_of(rel.oid).find(|i| {

@@ -288,6 +288,9 @@ pub struct Snapshot {
     pub sections: BTreeMap<Section, SectionState>,
     rel_pos: HashMap<Oid, usize>,
     role_pos: HashMap<Oid, usize>,
+    /// Positions of each table's rows, so per-table lookups stay linear in
+    /// the catalog (built by `index()`).
+    by_table: ByTable,
     /// Server state, settings and statistics (snapshot/server.rs).
     pub ops: server::Ops,
     /// Recognised migration-tracking tables and what their rows say.
@@ -296,11 +299,57 @@ pub struct Snapshot {
     pub workload: crate::migrations::workload::Workload,
 }
 
+/// Row positions per table for the vectors checks look up by table, and the
+/// vector lengths they were built from: a vector that grew since (a snapshot
+/// filled without calling `index()` again) is scanned instead, so a lookup is
+/// never stale.
+#[derive(Clone, Debug, Default)]
+struct ByTable {
+    indexes: PerTable,
+    constraints: PerTable,
+    policies: PerTable,
+    triggers: PerTable,
+    sequences: PerTable,
+}
+
+#[derive(Clone, Debug, Default)]
+struct PerTable {
+    len: usize,
+    pos: HashMap<Oid, Vec<usize>>,
+}
+
+impl PerTable {
+    fn build(tables: impl Iterator<Item = Oid>) -> PerTable {
+        let mut pos: HashMap<Oid, Vec<usize>> = HashMap::new();
+        let mut len = 0;
+        for (i, t) in tables.enumerate() {
+            pos.entry(t).or_default().push(i);
+            len = i + 1;
+        }
+        PerTable { len, pos }
+    }
+
+    /// The rows of `items` whose table is `table`, in vector order.
+    fn of<'a, T>(&'a self, items: &'a [T], table: Oid, table_of: fn(&T) -> Oid) -> impl Iterator<Item = &'a T> + 'a {
+        let fresh = self.len == items.len();
+        let positions: &[usize] = if fresh { self.pos.get(&table).map(Vec::as_slice).unwrap_or(&[]) } else { &[] };
+        let scan = (!fresh).then(|| items.iter().filter(move |x| table_of(x) == table));
+        positions.iter().map(move |&i| &items[i]).chain(scan.into_iter().flatten())
+    }
+}
+
 impl Snapshot {
     /// Rebuilds the lookup maps; call after filling the vectors.
     pub fn index(&mut self) {
         self.rel_pos = self.relations.iter().enumerate().map(|(i, r)| (r.oid, i)).collect();
         self.role_pos = self.roles.iter().enumerate().map(|(i, r)| (r.oid, i)).collect();
+        self.by_table = ByTable {
+            indexes: PerTable::build(self.indexes.iter().map(|x| x.table)),
+            constraints: PerTable::build(self.constraints.iter().map(|x| x.table)),
+            policies: PerTable::build(self.policies.iter().map(|x| x.table)),
+            triggers: PerTable::build(self.triggers.iter().map(|x| x.table)),
+            sequences: PerTable::build(self.sequences.iter().map(|x| x.table)),
+        };
     }
 
     pub fn relation(&self, oid: Oid) -> Option<&Relation> {
@@ -329,11 +378,24 @@ impl Snapshot {
     }
 
     pub fn indexes_of(&self, table: Oid) -> impl Iterator<Item = &Index> {
-        self.indexes.iter().filter(move |i| i.table == table)
+        self.by_table.indexes.of(&self.indexes, table, |x| x.table)
     }
 
     pub fn policies_of(&self, table: Oid) -> impl Iterator<Item = &Policy> {
-        self.policies.iter().filter(move |p| p.table == table)
+        self.by_table.policies.of(&self.policies, table, |x| x.table)
+    }
+
+    /// Constraints on `table` (`conrelid`), in snapshot order.
+    pub fn constraints_of(&self, table: Oid) -> impl Iterator<Item = &Constraint> {
+        self.by_table.constraints.of(&self.constraints, table, |x| x.table)
+    }
+
+    pub fn triggers_of(&self, table: Oid) -> impl Iterator<Item = &integrity::Trigger> {
+        self.by_table.triggers.of(&self.triggers, table, |x| x.table)
+    }
+
+    pub fn sequences_of(&self, table: Oid) -> impl Iterator<Item = &integrity::SequenceUse> {
+        self.by_table.sequences.of(&self.sequences, table, |x| x.table)
     }
 
     pub fn section_state(&self, section: Section) -> Option<&SectionState> {

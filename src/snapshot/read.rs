@@ -513,6 +513,8 @@ pub fn read_snapshot(config: &Config) -> Snapshot {
         section(&mut snap, Section::Measured, |s| server::read_measured(client, s, config));
         section(&mut snap, Section::MigrationState, |s| crate::migrations::tracking::read_tracking(client, s, config));
         section(&mut snap, Section::Workload, |s| crate::migrations::workload::read_workload(client, s, config));
+        // Again, now that every vector is filled: the checks' per-table lookups.
+        snap.index();
         snap
     })
 }
