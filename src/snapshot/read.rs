@@ -44,6 +44,19 @@ fn describe(e: pg_sys::panic::CaughtError) -> Caught {
 /// and PL/Python do): on any ERROR the subtransaction is rolled back, the
 /// error is returned, and the outer transaction carries on.
 pub fn in_subtransaction<T>(f: impl FnOnce() -> T) -> Result<T, Caught> {
+    subtransaction(f, true)
+}
+
+/// Like `in_subtransaction`, but the subtransaction is rolled back even when
+/// `f` succeeds: for read-only work whose result is plain Rust data, so that
+/// the locks it took (ACCESS SHARE on a sampled table) are released at once
+/// instead of being held until the report's transaction ends, where they
+/// would make a concurrent ALTER TABLE wait for the rest of the report.
+pub fn in_discarded_subtransaction<T>(f: impl FnOnce() -> T) -> Result<T, Caught> {
+    subtransaction(f, false)
+}
+
+fn subtransaction<T>(f: impl FnOnce() -> T, keep: bool) -> Result<T, Caught> {
     // SAFETY: the classic internal-subtransaction protocol; we restore the
     // caller's memory context and resource owner on both paths.
     let (old_cxt, old_owner) = unsafe {
@@ -61,7 +74,7 @@ pub fn in_subtransaction<T>(f: impl FnOnce() -> T) -> Result<T, Caught> {
         .catch_others(|e| Err(describe(e)))
         .execute();
     unsafe {
-        if result.is_ok() {
+        if result.is_ok() && keep {
             pg_sys::ReleaseCurrentSubTransaction();
         } else {
             pg_sys::RollbackAndReleaseCurrentSubTransaction();

@@ -6,7 +6,7 @@ use pgrx::datum::DatumWithOid;
 use pgrx::spi::SpiClient;
 
 use super::integrity::*;
-use super::read::{first_char, get, in_subtransaction, oid, req, ReadResult};
+use super::read::{first_char, get, in_discarded_subtransaction, oid, req, ReadResult};
 use super::{Oid, RelKind, Section, SectionState, Snapshot};
 use crate::config::Config;
 use crate::pii::detect;
@@ -190,7 +190,9 @@ pub(super) fn samples(client: &SpiClient, snap: &mut Snapshot, config: &Config) 
             config.sample_rows
         );
         let timeout = format!("SELECT set_config('statement_timeout', '{}ms', true), set_config('lock_timeout', '100ms', true)", remaining.ceil() as i64);
-        let result = in_subtransaction(|| -> ReadResult<Vec<ColumnSample>> {
+        // Rolled back once read: the table's lock goes with it (see
+        // in_discarded_subtransaction); the timeouts are restored below anyway.
+        let result = in_discarded_subtransaction(|| -> ReadResult<Vec<ColumnSample>> {
             client.select(timeout.as_str(), None, &[])?;
             let mut acc: Vec<ColumnSample> =
                 cols.iter().map(|(attnum, _, _)| ColumnSample { table: judged, attnum: *attnum, ..Default::default() }).collect();
