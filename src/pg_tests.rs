@@ -397,7 +397,11 @@ mod tests {
         let dumped = strings(
             "SELECT c::regclass::text FROM pg_extension e, unnest(e.extconfig) c WHERE e.extname = 'pg_readiness' ORDER BY 1",
         );
-        assert_eq!(dumped, vec!["gdpr_deletion_log", "readiness_history", "readiness_pii_columns", "readiness_waivers"], "user data kept by pg_dump");
+        assert_eq!(
+            dumped,
+            vec!["gdpr_deletion_log", "readiness_history", "readiness_pii_columns", "readiness_score_history", "readiness_waivers"],
+            "user data kept by pg_dump"
+        );
     }
 
     #[pg_test]
