@@ -39,6 +39,37 @@ is_running() {
     pg_ctl status >/dev/null 2>&1
 }
 
+# Does the running server answer? Waits up to $1 seconds (crash recovery
+# after an earlier run's crash takes a moment).
+is_answering() {
+    local tries=$(( ${1:-10} * 5 ))
+    local i
+    for ((i = 0; i < tries; i++)); do
+        if as_pg_user "$PGBIN/pg_isready" -q -h "$CLUSTER_SOCKET" -p "$CLUSTER_PORT" -U postgres >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    return 1
+}
+
+# Stops the server whatever its state: fast, then immediate, then, for a
+# postmaster wedged in shutdown (seen after a crash during crash recovery),
+# SIGKILL. The cluster is disposable; its data is recovered or re-created.
+force_stop() {
+    pg_ctl -w -t 20 -m fast stop >/dev/null 2>&1 && return 0
+    pg_ctl -w -t 10 -m immediate stop >/dev/null 2>&1 && return 0
+    local pid
+    pid="$(head -n 1 "$CLUSTER_DATA/postmaster.pid" 2>/dev/null || true)"
+    if [ -n "$pid" ]; then
+        log "the server does not stop; killing postmaster $pid"
+        kill -9 "$pid" 2>/dev/null || true
+        sleep 1
+        pkill -9 -f -- "-D $CLUSTER_DATA" 2>/dev/null || true
+        rm -f "$CLUSTER_DATA/postmaster.pid"
+    fi
+}
+
 # Create the cluster directory (private, owned by the cluster's OS user) and
 # check that this user can actually reach it: a directory below /root, for
 # example, is not traversable by `postgres`.
@@ -120,7 +151,11 @@ cmd_start() {
     [ -x "$PGBIN/initdb" ] || die "$PGBIN/initdb not found; run scripts/setup.sh first"
     prepare_dir
     if is_running; then
-        return 0
+        is_answering 15 && return 0
+        # Running but not answering: left over from a crashed or interrupted
+        # run. Stop it, then start as usual (recovering or re-creating it).
+        log "the running server does not answer; restarting it"
+        force_stop
     fi
 
     local fresh=0
@@ -162,7 +197,7 @@ cmd_start() {
 cmd_stop() {
     if is_running; then
         log "stopping PostgreSQL in $CLUSTER_DATA"
-        pg_ctl -w -m fast stop >/dev/null
+        force_stop
     fi
 }
 
