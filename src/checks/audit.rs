@@ -3,10 +3,11 @@
 
 use serde_json::json;
 
-use super::sensitive::{self, name_words};
+use super::sensitive;
 use super::sqlgen::LOCK_SHARE_ROW_EXCLUSIVE;
 use super::{n_of, Check};
 use crate::config::Config;
+use crate::pii::detect::name_words;
 use crate::model::{Category, CheckError, Issue, ObjRef, Outcome, Remediation, Severity};
 use crate::snapshot::{Relation, Section, Snapshot};
 

@@ -7,7 +7,7 @@ use super::sqlgen::{self, LOCK_ACCESS_EXCLUSIVE, LOCK_SHARE_ROW_EXCLUSIVE, LOCK_
 use super::{n_of, sensitive, Check};
 use crate::config::Config;
 use crate::model::{Category, CheckError, Issue, ObjRef, Outcome, Remediation, Severity};
-use crate::pii::detect;
+use crate::pii::detect::{self, name_words};
 use crate::snapshot::{Column, Relation, Section, Snapshot};
 
 const INTEGRITY: &[&str] = &["SOC2 PI1.2", "PCI-DSS 6.2.4"];
@@ -139,12 +139,8 @@ pub static CHECKS: [Check; 12] = [
     },
 ];
 
-fn words(name: &str) -> Vec<String> {
-    name.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(String::from).collect()
-}
-
 fn named_like(name: &str, list: &[&str]) -> bool {
-    words(name).iter().any(|w| list.contains(&w.as_str()))
+    name_words(name).iter().any(|w| list.contains(&w.as_str()))
 }
 
 fn base_type(t: &str) -> &str {
@@ -262,7 +258,7 @@ fn status_column_unconstrained(s: &Snapshot, _c: &Config) -> Result<Outcome, Che
     let mut issues = Vec::new();
     let pick = |c: &Column| {
         matches!(base_type(&c.type_name), "text" | "character varying")
-            && words(&c.name).last().is_some_and(|w| STATUS_WORDS.contains(&w.as_str()))
+            && name_words(&c.name).last().is_some_and(|w| STATUS_WORDS.contains(&w.as_str()))
     };
     for (rel, col) in columns(s, pick) {
         n += 1;

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use crate::config::Config;
-use crate::pii::detect;
+use crate::pii::detect::{self, name_words};
 use crate::snapshot::{Oid, Snapshot};
 
 /// Name words that make a table financial or audit data.
@@ -14,10 +14,6 @@ pub const FINANCIAL_WORDS: [&str; 14] = [
     "payment", "payments", "transaction", "transactions", "invoice", "invoices", "refund", "refunds", "payout", "payouts", "ledger",
     "ledgers", "audit", "audits",
 ];
-
-pub fn name_words(name: &str) -> Vec<String> {
-    name.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(String::from).collect()
-}
 
 /// Top-level tables that are sensitive, with the reason.
 pub fn tables(s: &Snapshot, _c: &Config) -> HashMap<Oid, String> {

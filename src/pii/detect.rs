@@ -47,7 +47,9 @@ impl PiiKind {
     }
 }
 
-fn words(name: &str) -> Vec<String> {
+/// A name's words: lower case, split on anything not alphanumeric, so
+/// `contact_email`, `ContactEmail` and `contact-email` all have the word `email`.
+pub fn name_words(name: &str) -> Vec<String> {
     name.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(String::from).collect()
 }
 
@@ -70,7 +72,7 @@ fn joined(w: &[String]) -> String {
 /// digits (`card_last4`), brand and type are not card data (PCI DSS 3.4.1
 /// allows the last four).
 pub fn is_card_column_name(name: &str) -> bool {
-    let w = words(name);
+    let w = name_words(name);
     if has_word(&w, &["last4", "last_four", "brand", "type", "token", "fingerprint"]) && !has_word(&w, &["pan", "cvv", "cvc"]) {
         return false;
     }
@@ -90,7 +92,7 @@ pub fn is_text_type(type_name: &str) -> bool {
 
 /// The PII kind a column's name (and type) suggests, if any.
 pub fn kind_by_name(name: &str, type_name: &str) -> Option<PiiKind> {
-    let w = words(name);
+    let w = name_words(name);
     if is_card_column_name(name) {
         return Some(PiiKind::Card);
     }
