@@ -89,11 +89,7 @@ pub fn render(rows: &[Finding], h: &Header) -> String {
         let _ = writeln!(out, "| Check | Status | Evidence |\n|---|---|---|");
         for c in &mine {
             let own: Vec<&Finding> = rows.iter().filter(|r| r.check_id == c.check_id).collect();
-            // The check's status: fail beats error, waived, skipped, pass.
-            let status = [Status::Fail, Status::Error, Status::Waived, Status::Skipped, Status::Pass]
-                .into_iter()
-                .find(|st| own.iter().any(|r| r.status == *st))
-                .unwrap_or(Status::Pass);
+            let status = c.status;
             let evidence: Vec<String> = own
                 .iter()
                 .filter(|r| r.status == status)

@@ -103,6 +103,16 @@ pub struct CheckResult {
     pub passed: bool,
     pub failing_objects: usize,
     pub worst_fail: Option<Severity>,
+    /// The check's one status: fail, else error, else waived, else pass,
+    /// else skipped (a pass with some skipped objects is a pass, as the
+    /// score counts it).
+    pub status: Status,
+}
+
+const STATUS_PRECEDENCE: [Status; 5] = [Status::Fail, Status::Error, Status::Waived, Status::Pass, Status::Skipped];
+
+fn rank(s: Status) -> usize {
+    STATUS_PRECEDENCE.iter().position(|x| *x == s).unwrap_or(STATUS_PRECEDENCE.len())
 }
 
 /// Folds rows per check. The contract: a check is applicable unless every
@@ -119,7 +129,11 @@ pub fn per_check(rows: &[Finding]) -> Vec<CheckResult> {
             passed: true,
             failing_objects: 0,
             worst_fail: None,
+            status: r.status,
         });
+        if rank(r.status) < rank(e.status) {
+            e.status = r.status;
+        }
         let skipped = all_skipped.entry(r.check_id).or_insert(true);
         *skipped &= r.status == Status::Skipped;
         if r.status == Status::Fail {
@@ -310,6 +324,23 @@ mod tests {
         ];
         let s = score(&rows);
         assert_eq!((s.critical, s.high), (1, 0));
+    }
+
+    #[test]
+    fn one_status_per_check() {
+        let rows = vec![
+            row("partly_skipped", Category::Pii, Severity::High, Status::Skipped, Some("a")),
+            row("partly_skipped", Category::Pii, Severity::High, Status::Pass, None),
+            row("only_skipped", Category::Pii, Severity::High, Status::Skipped, None),
+            row("failing", Category::Pii, Severity::High, Status::Error, Some("a")),
+            row("failing", Category::Pii, Severity::High, Status::Fail, Some("b")),
+            row("waived", Category::Pii, Severity::High, Status::Waived, Some("a")),
+        ];
+        let st: Vec<(&str, Status)> = per_check(&rows).iter().map(|c| (c.check_id, c.status)).collect();
+        assert_eq!(
+            st,
+            vec![("failing", Status::Fail), ("only_skipped", Status::Skipped), ("partly_skipped", Status::Pass), ("waived", Status::Waived)]
+        );
     }
 
     #[test]

@@ -358,15 +358,10 @@ fn readiness_snapshot() -> i32 {
     let mut statuses = Vec::new();
     let mut counts = Vec::new();
     for c in per_check(&r.findings) {
-        let own = r.findings.iter().filter(|f| f.check_id == c.check_id);
-        let status = [Status::Fail, Status::Error, Status::Waived, Status::Pass, Status::Skipped]
-            .into_iter()
-            .find(|st| own.clone().any(|f| f.status == *st))
-            .unwrap_or(Status::Skipped);
         ids.push(c.check_id.to_string());
         cats.push(c.category.as_str().to_string());
         sevs.push(c.severity.as_str().to_string());
-        statuses.push(status.as_str().to_string());
+        statuses.push(c.status.as_str().to_string());
         counts.push(c.failing_objects as i32);
     }
     let n = ids.len() as i32;
