@@ -357,7 +357,9 @@ fn idle_in_transaction(s: &Snapshot, _c: &Config) -> Result<Outcome, CheckError>
     Ok(Outcome::new(inspected, issues))
 }
 
-fn quote_db(s: &Snapshot) -> String {
+/// This database's name, quoted by the server (hand-quoted only if the
+/// database list could not be read).
+pub(crate) fn quote_db(s: &Snapshot) -> String {
     s.ops
         .databases
         .iter()

@@ -179,13 +179,7 @@ fn role_lock_timeout_unset(s: &Snapshot, _c: &Config) -> Result<Outcome, CheckEr
     let mut owners: Vec<Oid> = tracking_tables(s).map(|r| r.owner).collect();
     owners.sort_unstable();
     owners.dedup();
-    let db = s
-        .ops
-        .databases
-        .iter()
-        .find(|d| d.oid == s.ops.database_oid)
-        .map(|d| d.quoted.clone())
-        .unwrap_or_else(|| format!("\"{}\"", s.database.replace('"', "\"\"")));
+    let db = super::configuration::quote_db(s);
     let mut issues = Vec::new();
     for o in &owners {
         let Some(role) = s.role(*o) else { continue };
